@@ -349,3 +349,43 @@ pub fn prune_empty_parents(v: &mut Value, path: &[String]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_v1_round_trips_and_marks_list_items_and_maps_with_a_dot() {
+        let obj = json!({"metadata": {"name": "x", "labels": {"a": "b"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}]}}}});
+        let paths = object_paths(&obj, &Ctx::Builtin(vec![]));
+        let f = to_fields_v1(&paths);
+        assert_eq!(
+            f,
+            json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}},
+                   "f:spec": {"f:template": {"f:spec": {"f:containers": {r#"k:{"name":"c"}"#: {
+                       ".": {}, "f:image": {}, "f:name": {},
+                       "f:ports": {r#"k:{"containerPort":80,"protocol":"TCP"}"#: {".": {}, "f:containerPort": {}}}}}}}}})
+        );
+        assert_eq!(from_fields_v1(&f), paths);
+    }
+
+    #[test]
+    fn apply_merge_keeps_items_other_managers_added() {
+        let live = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}});
+        let cfg = json!({"spec": {"containers": [{"name": "a", "image": "3"}]}});
+        let out = merge_apply(&live, &cfg, &Ctx::Builtin(vec![]));
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name": "a", "image": "3"}, {"name": "b", "image": "2"}])
+        );
+        let p = vec![
+            "f:spec".to_string(),
+            "f:containers".into(),
+            r#"k:{"name":"b"}"#.into(),
+            "f:image".into(),
+        ];
+        assert_eq!(display_path(&p), r#".spec.containers[name="b"].image"#);
+    }
+}

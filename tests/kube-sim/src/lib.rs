@@ -275,7 +275,7 @@ impl KubeSim {
 
     /// Switches the simulated workload controller.
     pub fn set_workload_mode(&self, mode: WorkloadMode) {
-        let _ = self.shared.workload.send(mode);
+        self.shared.workload.send_replace(mode);
         workload::reconcile_all(&self.shared, mode);
     }
 

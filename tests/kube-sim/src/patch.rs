@@ -267,3 +267,43 @@ fn merge_value(cur: &Value, pv: &Value, ctx: &Ctx) -> Result<Value, String> {
         _ => Ok(strip_directives(pv)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strategic_merge_merges_containers_by_name_and_honours_delete_directives() {
+        let orig = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}], "tolerations": [{"key": "k"}]}});
+        let p = json!({"spec": {"containers": [{"name": "a", "image": "x2"}, {"name": "b", "$patch": "delete"}, {"name": "c", "image": "z"}], "tolerations": [{"key": "j"}]}});
+        let out = strategic_merge(&orig, &p, &Ctx::Builtin(vec![])).unwrap();
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name": "a", "image": "x2"}, {"name": "c", "image": "z"}])
+        );
+        assert_eq!(
+            out["spec"]["tolerations"],
+            json!([{"key": "j"}]),
+            "lists without a merge key are replaced"
+        );
+    }
+
+    #[test]
+    fn json_patch_test_failure_is_an_error_and_leaves_nothing_half_applied() {
+        let doc = json!({"a": 1});
+        let ops = json!([{"op": "replace", "path": "/a", "value": 2}, {"op": "test", "path": "/a", "value": 3}]);
+        assert!(json_patch(&doc, &ops).is_err());
+        let ops = json!([{"op": "add", "path": "/b~1c", "value": [1]}, {"op": "add", "path": "/b~1c/-", "value": 2}]);
+        assert_eq!(
+            json_patch(&doc, &ops).unwrap(),
+            json!({"a": 1, "b/c": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn merge_patch_null_removes_keys() {
+        let out = merge_patch(&json!({"a": {"b": 1, "c": 2}}), &json!({"a": {"b": null}}));
+        assert_eq!(out, json!({"a": {"c": 2}}));
+    }
+}

@@ -196,3 +196,29 @@ impl FieldSelector {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_based_requirements_match_like_the_api_server() {
+        let l = json!({"tier": "web", "env": "prod"});
+        let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&l);
+        assert!(m("tier in (web, db),env"));
+        assert!(!m("tier notin (web)"));
+        assert!(m("!missing,tier==web"));
+        assert!(!m("env!=prod"));
+        assert!(m(""));
+        assert!(LabelSelector::parse("tier in web").is_err());
+    }
+
+    #[test]
+    fn field_selectors_reject_unsupported_fields() {
+        assert!(FieldSelector::parse("spec.foo=bar", "ConfigMap").is_err());
+        let f = FieldSelector::parse("metadata.name!=a", "ConfigMap").unwrap();
+        assert!(f.matches(&json!({"metadata": {"name": "b"}})));
+        assert!(!f.matches(&json!({"metadata": {"name": "a"}})));
+    }
+}

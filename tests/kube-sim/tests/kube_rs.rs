@@ -486,3 +486,83 @@ async fn plain_http_with_tokens_rejects_strangers_and_applies_rbac_to_users() {
         .unwrap_err();
     assert!(matches!(err, Error::Api(ref s) if s.code == 403), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_subresource_and_the_main_resource_each_ignore_the_other_half() {
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(client(&sim).await, "default");
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}},
+                 "template": {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+        "status": {"replicas": 99}});
+    let created = api
+        .patch("s", &PatchParams::apply("t"), &Patch::Apply(&d))
+        .await
+        .unwrap();
+    assert!(
+        created.status.is_none(),
+        "status in a main-resource write is dropped"
+    );
+
+    let st = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s"},
+        "spec": {"replicas": 7}, "status": {"replicas": 1, "observedGeneration": 1}});
+    let after = api
+        .patch_status("s", &PatchParams::apply("ctrl").force(), &Patch::Apply(&st))
+        .await
+        .unwrap();
+    assert_eq!(after.status.as_ref().unwrap().replicas, Some(1));
+    assert_eq!(
+        after.spec.replicas,
+        Some(1),
+        "spec in a status write is ignored"
+    );
+    assert_eq!(
+        after.metadata.generation,
+        Some(1),
+        "status writes never bump generation"
+    );
+    let mf = after.metadata.managed_fields.unwrap();
+    let ctrl = mf
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("ctrl"))
+        .unwrap();
+    assert_eq!(ctrl.subresource.as_deref(), Some("status"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminating_namespace_refuses_new_objects_until_its_content_is_gone() {
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let c = client(&sim).await;
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "t1"}})).unwrap();
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(c, "t1");
+    let held: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "held", "finalizers": ["example.com/x"]}}),
+    )
+    .unwrap();
+    cms.create(&PostParams::default(), &held).await.unwrap();
+    nss.delete("t1", &DeleteParams::default()).await.unwrap();
+    let got = nss.get("t1").await.unwrap();
+    assert_eq!(got.status.unwrap().phase.as_deref(), Some("Terminating"));
+    let err = cms
+        .create(&PostParams::default(), &cm("new"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Api(ref s) if s.code == 403 && s.message.contains("because it is being terminated")),
+        "{err:?}"
+    );
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(
+        nss.get_opt("t1").await.unwrap().is_none(),
+        "namespace removed once empty"
+    );
+}

@@ -98,6 +98,12 @@ fn authenticate(sh: &Shared, parts: &hyper::http::request::Parts) -> ApiResult<U
 }
 
 struct ResReq {
+    /// `fieldValidation`: Ignore, Warn or Strict.
+    validation: String,
+    /// `true` for server-side apply requests (changes the strict-validation message).
+    apply: std::cell::Cell<bool>,
+    /// Warnings for the `Warning` response header.
+    warnings: std::cell::RefCell<Vec<String>>,
     rt: ResourceType,
     namespace: Option<String>,
     name: Option<String>,
@@ -207,7 +213,19 @@ async fn route(
             &rt.kind,
         ));
     }
+    let validation = q
+        .get("fieldValidation")
+        .cloned()
+        .unwrap_or_else(|| "Warn".into());
+    if !matches!(validation.as_str(), "Ignore" | "Warn" | "Strict") {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation parameter unsupported: {validation}"
+        )));
+    }
     let rr = ResReq {
+        validation,
+        apply: std::cell::Cell::new(false),
+        warnings: Default::default(),
         rt,
         namespace,
         name,
@@ -246,8 +264,9 @@ async fn route(
     let ctype = header(parts, "content-type")
         .unwrap_or_default()
         .to_string();
+    let meta_only = accept.contains("as=PartialObjectMetadata");
     if verb == "watch" {
-        return watch(sh, &rr, &q);
+        return watch(sh, &rr, &q, meta_only);
     }
     let mut st = sh.store.lock().expect("lock");
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
@@ -288,6 +307,13 @@ async fn route(
                 meta["continue"] = json!(c);
                 meta["remainingItemCount"] = json!(remaining);
             }
+            if meta_only {
+                let items: Vec<Value> = items.iter().map(partial).collect();
+                return Ok(json_response(
+                    200,
+                    &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
+                ));
+            }
             (
                 200,
                 json!({"kind": format!("{}List", rr.rt.kind), "apiVersion": rr.rt.api_version(), "metadata": meta, "items": items}),
@@ -324,7 +350,19 @@ async fn route(
         return Ok(json_response(200, &t));
     }
     drop(st);
-    Ok(json_response(code, &out))
+    let out = if meta_only && verb == "get" {
+        partial(&out)
+    } else {
+        out
+    };
+    let mut resp = json_response(code, &out);
+    for w in rr.warnings.borrow().iter() {
+        let v = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(h) = v.parse() {
+            resp.headers_mut().append("Warning", h);
+        }
+    }
+    Ok(resp)
 }
 
 fn non_resource(sh: &Shared, st: &Store, segs: &[&str]) -> ApiResult<Response<Body>> {
@@ -581,7 +619,42 @@ fn finish_object(
     st.next_ip = next_ip;
     let mut causes = vec![];
     if let Some(schema) = rr.rt.crd.as_ref().and_then(|c| c.schema.as_ref()) {
-        validate::crd_schema(obj, schema, &mut causes);
+        let mut unknown = vec![];
+        validate::crd_schema(obj, schema, &mut causes, &mut unknown);
+        if !unknown.is_empty() {
+            let msgs: Vec<String> = if rr.apply.get() {
+                unknown
+                    .iter()
+                    .map(|u| format!(".{u}: field not declared in schema"))
+                    .collect()
+            } else {
+                unknown
+                    .iter()
+                    .map(|u| format!("unknown field \"{u}\""))
+                    .collect()
+            };
+            match rr.validation.as_str() {
+                "Strict" if rr.apply.get() => {
+                    return Err(ApiError::bad_request(format!(
+                        "failed to create typed patch object ({}, Kind={}): {}",
+                        rr.rt.api_version(),
+                        rr.rt.kind,
+                        msgs.join(", ")
+                    )));
+                }
+                "Strict" => {
+                    return Err(ApiError::bad_request(format!(
+                        "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                        rr.rt.kind,
+                        rr.rt.version,
+                        rr.rt.kind,
+                        msgs.join(", ")
+                    )));
+                }
+                "Warn" => rr.warnings.borrow_mut().extend(msgs),
+                _ => {}
+            }
+        }
     }
     causes.extend(validate::validate(&rr.rt, obj, old));
     if let (Some(old), Some(new_f)) = (old, obj["metadata"]["finalizers"].as_array())
@@ -936,6 +1009,7 @@ fn patch_verb(
     let ct = ctype.split(';').next().unwrap_or_default().trim();
     let not_found = || ApiError::not_found(&rr.rt.group, &rr.rt.plural, name);
     if ct == "application/apply-patch+yaml" {
+        rr.apply.set(true);
         let Some(manager) = q.get("fieldManager").filter(|m| !m.is_empty()) else {
             return Err(ApiError::bad_request(
                 "PATCH, application/apply-patch+yaml requires fieldManager to be set",
@@ -1277,7 +1351,16 @@ impl WatchFilter {
     }
 }
 
-fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query) -> ApiResult<Response<Body>> {
+/// The `PartialObjectMetadata` form of an object (metadata-only clients).
+fn partial(o: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"].clone()})
+}
+
+fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query, meta_only: bool) -> ApiResult<Response<Body>> {
+    let conv = move |o: Value, rt: &ResourceType| {
+        let o = to_version(o, rt);
+        if meta_only { partial(&o) } else { o }
+    };
     let mut q = q.clone();
     if let Some(n) = &rr.name {
         q.insert("fieldSelector".into(), format!("metadata.name={n}"));
@@ -1306,7 +1389,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query) -> ApiResult<Response<Body>> 
         if rv_param.is_empty() || rv_param == "0" || send_initial {
             for (_, o) in st.list(&rt.group, &rt.plural, rr.namespace.as_deref()) {
                 if filter.matches(o) {
-                    initial.push(watch_event("ADDED", &to_version(o.clone(), &rt)));
+                    initial.push(watch_event("ADDED", &conv(o.clone(), &rt)));
                 }
             }
             if send_initial && bookmarks {
@@ -1340,7 +1423,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query) -> ApiResult<Response<Body>> 
             }
             for c in st.history.iter().filter(|c| c.rv > from) {
                 if let Some((t, o)) = filter.translate(c) {
-                    initial.push(watch_event(t, &to_version(o, &rt)));
+                    initial.push(watch_event(t, &conv(o, &rt)));
                 }
             }
         }
@@ -1370,7 +1453,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query) -> ApiResult<Response<Body>> 
                                 if c.rv <= last_rv { continue; }
                                 last_rv = c.rv;
                                 if let Some((t, o)) = filter.translate(&c)
-                                    && tx.send(watch_event(t, &to_version(o, &rt))).await.is_err() {
+                                    && tx.send(watch_event(t, &conv(o, &rt))).await.is_err() {
                                     return;
                                 }
                             }
@@ -1387,7 +1470,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query) -> ApiResult<Response<Body>> 
                         if c.rv <= last_rv { continue; }
                         last_rv = c.rv;
                         if let Some((t, o)) = filter.translate(&c)
-                            && tx.send(watch_event(t, &to_version(o, &rt))).await.is_err() {
+                            && tx.send(watch_event(t, &conv(o, &rt))).await.is_err() {
                             return;
                         }
                     }
@@ -1469,6 +1552,9 @@ fn scale(
     let mut new = to_version(cur.clone(), &rr.rt);
     new["spec"]["replicas"] = new_scale["spec"]["replicas"].clone();
     let main = ResReq {
+        validation: rr.validation.clone(),
+        apply: std::cell::Cell::new(false),
+        warnings: Default::default(),
         rt: rr.rt.clone(),
         namespace: rr.namespace.clone(),
         name: rr.name.clone(),

@@ -657,7 +657,13 @@ fn pod_spec(spec: &Value, path: &str, c: &mut Vec<Cause>) {
 
 /// Prunes unknown fields, applies defaults and validates a custom resource against its
 /// structural schema.
-pub fn crd_schema(obj: &mut Value, schema: &Value, causes: &mut Vec<Cause>) {
+/// Fields dropped because the schema does not declare them are added to `unknown`.
+pub fn crd_schema(
+    obj: &mut Value,
+    schema: &Value,
+    causes: &mut Vec<Cause>,
+    unknown: &mut Vec<String>,
+) {
     let Some(m) = obj.as_object_mut() else { return };
     let props = schema.get("properties");
     let preserve = schema["x-kubernetes-preserve-unknown-fields"] == true;
@@ -680,13 +686,14 @@ pub fn crd_schema(obj: &mut Value, schema: &Value, causes: &mut Vec<Cause>) {
         }
         match props.and_then(|p| p.get(&k)) {
             Some(ps) => {
-                let keep = check(m.get_mut(&k).expect("present"), ps, &k, causes);
+                let keep = check(m.get_mut(&k).expect("present"), ps, &k, causes, unknown);
                 if !keep {
                     m.remove(&k);
                 }
             }
             None if preserve => {}
             None => {
+                unknown.push(k.clone());
                 m.remove(&k);
             }
         }
@@ -701,7 +708,13 @@ pub fn crd_schema(obj: &mut Value, schema: &Value, causes: &mut Vec<Cause>) {
 }
 
 /// Returns false when the value must be dropped (a null for a non-nullable field).
-fn check(v: &mut Value, s: &Value, path: &str, causes: &mut Vec<Cause>) -> bool {
+fn check(
+    v: &mut Value,
+    s: &Value,
+    path: &str,
+    causes: &mut Vec<Cause>,
+    unknown: &mut Vec<String>,
+) -> bool {
     if v.is_null() {
         return s["nullable"] == true;
     }
@@ -773,7 +786,7 @@ fn check(v: &mut Value, s: &Value, path: &str, causes: &mut Vec<Cause>) -> bool 
                 });
                 match cs {
                     Some(cs) => {
-                        if !check(m.get_mut(&k).expect("present"), cs, &child, causes) {
+                        if !check(m.get_mut(&k).expect("present"), cs, &child, causes, unknown) {
                             m.remove(&k);
                         }
                     }
@@ -781,6 +794,7 @@ fn check(v: &mut Value, s: &Value, path: &str, causes: &mut Vec<Cause>) -> bool 
                     None if s["x-kubernetes-embedded-resource"] == true
                         && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") => {}
                     None => {
+                        unknown.push(child);
                         m.remove(&k);
                     }
                 }
@@ -806,7 +820,7 @@ fn check(v: &mut Value, s: &Value, path: &str, causes: &mut Vec<Cause>) -> bool 
             if let Some(is) = s.get("items") {
                 let mut i = 0;
                 a.retain_mut(|item| {
-                    let keep = check(item, is, &format!("{path}[{i}]"), causes);
+                    let keep = check(item, is, &format!("{path}[{i}]"), causes, unknown);
                     i += 1;
                     keep
                 });

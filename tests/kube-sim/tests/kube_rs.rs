@@ -566,3 +566,26 @@ async fn a_terminating_namespace_refuses_new_objects_until_its_content_is_gone()
         "namespace removed once empty"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_only_clients_get_partial_object_metadata() {
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client(&sim).await, "default");
+    api.create(&PostParams::default(), &cm("m1")).await.unwrap();
+    let meta = api.get_metadata("m1").await.unwrap();
+    assert_eq!(meta.metadata.name.as_deref(), Some("m1"));
+    assert_eq!(meta.types.unwrap().kind, "PartialObjectMetadata");
+    let list = api.list_metadata(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let (reader, writer) = reflector::store();
+    let task = tokio::spawn(
+        kube::runtime::metadata_watcher(api.clone(), watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .for_each(|_| async {}),
+    );
+    api.create(&PostParams::default(), &cm("m2")).await.unwrap();
+    let r = reader.clone();
+    eventually("metadata watch", || r.state().len() == 2).await;
+    task.abort();
+}

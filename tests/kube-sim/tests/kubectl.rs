@@ -334,8 +334,24 @@ async fn a_crd_is_established_and_its_kind_is_served_until_deleted() {
     );
 
     let cr = "apiVersion: example.gyre.dev/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3, bogus: drop-me, ports: [{name: http, port: 80}]}\n";
-    env.ok_stdin(&["apply", "--server-side", "-f", "-"], cr)
+    // kubectl validates strictly by default: undeclared fields are an error...
+    let strict = env
+        .kubectl_in(&["apply", "--server-side", "-f", "-"], Some(cr))
         .await;
+    assert!(!strict.ok);
+    assert!(
+        strict
+            .stderr
+            .contains(".spec.bogus: field not declared in schema"),
+        "{}",
+        strict.stderr
+    );
+    // ...and with validation off they are pruned.
+    env.ok_stdin(
+        &["apply", "--server-side", "--validate=false", "-f", "-"],
+        cr,
+    )
+    .await;
     let w = env.get_json(&["widget", "w1"]).await;
     assert_eq!(w["spec"]["size"], 3);
     assert_eq!(w["spec"]["color"], "blue", "schema default applied");

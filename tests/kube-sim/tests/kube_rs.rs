@@ -579,10 +579,16 @@ async fn metadata_only_clients_get_partial_object_metadata() {
     assert_eq!(list.items.len(), 1);
     let (reader, writer) = reflector::store();
     let task = tokio::spawn(
-        kube::runtime::metadata_watcher(api.clone(), watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .for_each(|_| async {}),
+        watcher(
+            Api::<kube::core::PartialObjectMeta<ConfigMap>>::namespaced(
+                client(&sim).await,
+                "default",
+            ),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|_| async {}),
     );
     api.create(&PostParams::default(), &cm("m2")).await.unwrap();
     let r = reader.clone();

@@ -104,22 +104,34 @@ fn subject_matches(s: &Value, u: &User) -> bool {
     }
 }
 
-fn role_rules<'a>(st: &'a Store, kind: &str, name: &str, ns: &str) -> Vec<&'a Value> {
+fn role_rules(st: &Store, kind: &str, name: &str, ns: &str) -> Vec<Value> {
     let (res, ns) = if kind == "ClusterRole" {
         ("clusterroles", "")
     } else {
         ("roles", ns)
     };
-    st.objects
-        .get(&crate::store::Key::new(
-            "rbac.authorization.k8s.io",
-            res,
-            ns,
-            name,
-        ))
-        .and_then(|r| r["rules"].as_array())
-        .map(|rs| rs.iter().collect())
-        .unwrap_or_default()
+    let Some(role) = st.objects.get(&crate::store::Key::new(
+        "rbac.authorization.k8s.io",
+        res,
+        ns,
+        name,
+    )) else {
+        return vec![];
+    };
+    let mut rules: Vec<Value> = role["rules"].as_array().cloned().unwrap_or_default();
+    // Aggregated ClusterRoles: the real controller copies the rules of every ClusterRole
+    // matching a selector into this one; computing it on read gives the same answer.
+    if let Some(sels) = role["aggregationRule"]["clusterRoleSelectors"].as_array() {
+        for sel in sels {
+            let sel = crate::selector::LabelSelector::from_object(sel);
+            for (k, other) in st.list("rbac.authorization.k8s.io", "clusterroles", None) {
+                if k.name != name && sel.matches(&other["metadata"]["labels"]) {
+                    rules.extend(other["rules"].as_array().cloned().unwrap_or_default());
+                }
+            }
+        }
+    }
+    rules
 }
 
 /// Whether RBAC allows the access.
@@ -340,9 +352,14 @@ pub fn bootstrap_objects() -> Vec<Value> {
         "namespaces"
     ]);
     let cr = |name: &str, rules: Value| {
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        let mut r = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-               "rules": rules})
+               "rules": rules});
+        if matches!(name, "admin" | "edit" | "view") {
+            r["aggregationRule"] = json!({"clusterRoleSelectors": [
+                {"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{name}"): "true"}}]});
+        }
+        r
     };
     vec![
         cr(

@@ -248,7 +248,19 @@ impl Store {
             })
             .collect();
         let mut changed = false;
-        let keys: Vec<Key> = self.objects.keys().cloned().collect();
+        // Only objects with owners or a pending deletion can need work.
+        let keys: Vec<Key> = self
+            .objects
+            .iter()
+            .filter(|(_, v)| {
+                let m = &v["metadata"];
+                !m["deletionTimestamp"].is_null()
+                    || m["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty())
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in keys {
             let Some(obj) = self.objects.get(&key).cloned() else {
                 continue;

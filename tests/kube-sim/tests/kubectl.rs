@@ -563,6 +563,44 @@ subjects:
         .await;
     assert_eq!(sa_out.stdout.trim(), "no");
 
+    // Aggregated ClusterRoles pick up rules from labelled ClusterRoles.
+    env.ok_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: leases-view
+  labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+rules:
+- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: carol-view, namespace: tenant}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}
+"#,
+    )
+    .await;
+    let can = |verb: &'static str, res: &'static str| {
+        let env = &env;
+        async move {
+            env.kubectl(&["auth", "can-i", verb, res, "-n", "tenant", "--as", "carol"])
+                .await
+                .stdout
+                .trim()
+                .to_string()
+        }
+    };
+    assert_eq!(can("get", "leases.coordination.k8s.io").await, "yes");
+    assert_eq!(
+        can("get", "secrets").await,
+        "no",
+        "view never grants secrets"
+    );
+
     let denied = env
         .kubectl(&["get", "configmaps", "-n", "default", "--as", "alice"])
         .await;

@@ -923,7 +923,12 @@ fn commit_update(
         let g = old_v["metadata"]["generation"].as_i64().unwrap_or(0);
         new["metadata"]["generation"] = json!(g + 1);
     }
-    if !managed_done {
+    // `managedFields: [{}]` is the documented way to reset ownership tracking.
+    let reset = new["metadata"]["managedFields"] == json!([{}]);
+    if reset && let Some(m) = new["metadata"].as_object_mut() {
+        m.remove("managedFields");
+    }
+    if !managed_done && !reset {
         let who = Who {
             manager,
             api_version: &rr.rt.api_version(),

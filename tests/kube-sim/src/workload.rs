@@ -29,6 +29,9 @@ pub enum Mode {
 pub const BEHAVIOR_ANNOTATION: &str = "kube-sim.gyre.dev/behavior";
 
 const MANAGED: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("", "persistentvolumeclaims"),
+    ("", "services"),
     ("apps", "deployments"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),
@@ -185,6 +188,33 @@ fn reconcile(st: &mut Store, k: &Key, global: Mode) {
                 cond("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &obj),
             ]})
         }
+        ("pods", Mode::Ready) => {
+            let cs: Vec<Value> = obj["spec"]["containers"].as_array().cloned().unwrap_or_default().iter().map(|c| json!({
+                "name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true, "restartCount": 0,
+                "state": {"running": {"startedAt": obj["metadata"]["creationTimestamp"]}}})).collect();
+            json!({"phase": "Running", "podIP": "10.244.0.10", "hostIP": "172.18.0.2",
+                   "startTime": obj["metadata"]["creationTimestamp"], "containerStatuses": cs,
+                   "conditions": [
+                       cond("Initialized", "True", "", "", &obj), cond("ContainersReady", "True", "", "", &obj),
+                       cond("Ready", "True", "", "", &obj), cond("PodScheduled", "True", "", "", &obj)]})
+        }
+        ("pods", Mode::Fail) => json!({"phase": "Failed", "reason": "Error",
+            "conditions": [cond("Ready", "False", "PodFailed", "", &obj)]}),
+        ("pods", _) => json!({"phase": "Pending",
+            "conditions": [cond("PodScheduled", "False", "Unschedulable", "0/1 nodes are available", &obj)]}),
+        ("persistentvolumeclaims", Mode::Ready) => json!({"phase": "Bound",
+            "accessModes": obj["spec"]["accessModes"], "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"]}}),
+        ("persistentvolumeclaims", _) => json!({"phase": "Pending"}),
+        ("services", m) => {
+            if obj["spec"]["type"] != "LoadBalancer" {
+                return;
+            }
+            if m == Mode::Ready {
+                json!({"loadBalancer": {"ingress": [{"ip": "172.18.255.200", "ipMode": "VIP"}]}})
+            } else {
+                json!({"loadBalancer": {}})
+            }
+        }
         ("jobs", _) => {
             let start = obj["status"]["startTime"]
                 .as_str()
@@ -199,6 +229,23 @@ fn reconcile(st: &mut Store, k: &Key, global: Mode) {
     }
     let mut new = obj.clone();
     new["status"] = status;
+    // The real controllers' conditions for pods carry no lastUpdateTime.
+    if k.resource == "pods"
+        && let Some(cs) = new["status"]["conditions"].as_array_mut()
+    {
+        for c in cs {
+            if let Some(m) = c.as_object_mut() {
+                m.remove("lastUpdateTime");
+                if m["reason"] == "" {
+                    m.remove("reason");
+                    m.remove("message");
+                }
+            }
+        }
+        if obj["status"] == new["status"] {
+            return;
+        }
+    }
     let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
     let who = Who {
         manager: "kube-controller-manager",

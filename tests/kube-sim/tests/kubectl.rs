@@ -723,3 +723,66 @@ async fn label_selectors_filter_lists_with_equality_and_set_requirements() {
         ["a", "b", "c"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_wait_and_rollout_status_see_the_simulated_controllers() {
+    let env = Env::start().await;
+    env.sim.set_workload_mode(kube_sim::WorkloadMode::Ready);
+    env.ok_stdin(&["apply", "--server-side", "-f", "-"], DEPLOY)
+        .await;
+    let out = env
+        .ok(&["rollout", "status", "deployment/web", "--timeout=20s"])
+        .await;
+    assert!(
+        out.contains(r#"deployment "web" successfully rolled out"#),
+        "{out}"
+    );
+    env.ok_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
+    )
+    .await;
+    env.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/data",
+        "--timeout=20s",
+    ])
+    .await;
+
+    // A stuck deployment never reports availability.
+    let stuck = DEPLOY.replace(
+        "name: web",
+        "name: stuck\n  annotations: {kube-sim.gyre.dev/behavior: stuck}",
+    );
+    env.ok_stdin(&["apply", "--server-side", "-f", "-"], &stuck)
+        .await;
+    let o = env
+        .kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/stuck",
+            "--timeout=2s",
+        ])
+        .await;
+    assert!(!o.ok, "{}", o.stdout);
+
+    // managedFields: [{}] resets ownership tracking.
+    env.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"managedFields":[{}]}}"#,
+    ])
+    .await;
+    let d = env
+        .get_json(&["deployment", "web", "--show-managed-fields"])
+        .await;
+    assert!(
+        d["metadata"].get("managedFields").is_none(),
+        "{}",
+        d["metadata"]
+    );
+}

@@ -412,9 +412,40 @@ fn parse_body(body: &Bytes, ctype: &str, kind: &str) -> ApiResult<Value> {
     })
 }
 
+/// The group objects of a type are stored under: `events.k8s.io` Events are the same
+/// objects as core Events, as in the real API server.
+fn storage_group(rt: &ResourceType) -> &str {
+    if rt.group == "events.k8s.io" && rt.plural == "events" {
+        ""
+    } else {
+        &rt.group
+    }
+}
+
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("note", "message"),
+    ("regarding", "involvedObject"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+fn rename_fields(obj: &mut Value, to_core: bool) {
+    if let Some(m) = obj.as_object_mut() {
+        for (new, core) in EVENT_FIELDS {
+            let (from, to) = if to_core { (new, core) } else { (core, new) };
+            if let Some(v) = m.remove(*from) {
+                m.insert((*to).to_string(), v);
+            }
+        }
+    }
+}
+
 fn key_for(rr: &ResReq, name: &str) -> Key {
     Key::new(
-        &rr.rt.group,
+        storage_group(&rr.rt),
         &rr.rt.plural,
         rr.namespace.as_deref().unwrap_or_default(),
         name,
@@ -423,12 +454,20 @@ fn key_for(rr: &ResReq, name: &str) -> Key {
 
 /// Converts a stored object to the version the request asked for.
 fn to_version(mut obj: Value, rt: &ResourceType) -> Value {
+    if rt.group == "events.k8s.io" && rt.kind == "Event" && obj["apiVersion"] == "v1" {
+        rename_fields(&mut obj, false);
+    }
     obj["apiVersion"] = json!(rt.api_version());
     obj["kind"] = json!(rt.kind);
     obj
 }
 
 fn to_storage(mut obj: Value, rt: &ResourceType) -> Value {
+    if rt.group == "events.k8s.io" && rt.kind == "Event" && obj["apiVersion"] == "events.k8s.io/v1"
+    {
+        rename_fields(&mut obj, true);
+        obj["apiVersion"] = json!("v1");
+    }
     if let Some(c) = &rt.crd {
         obj["apiVersion"] = json!(format!("{}/{}", rt.group, c.storage_version));
     }
@@ -515,7 +554,11 @@ fn list(st: &Store, rr: &ResReq, q: &Query) -> ApiResult<ListResult> {
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
     let all: Vec<(String, Value)> = st
-        .list(&rr.rt.group, &rr.rt.plural, rr.namespace.as_deref())
+        .list(
+            storage_group(&rr.rt),
+            &rr.rt.plural,
+            rr.namespace.as_deref(),
+        )
         .into_iter()
         .filter(|(_, o)| ls.matches(&o["metadata"]["labels"]) && fs.matches(o))
         .map(|(k, o)| (format!("{}/{}", k.namespace, k.name), o.clone()))
@@ -775,7 +818,7 @@ fn create(
         m.remove("status");
     }
     finish_object(st, rr, &mut obj, None)?;
-    let key = Key::new(&rr.rt.group, &rr.rt.plural, &ns, &name);
+    let key = Key::new(storage_group(&rr.rt), &rr.rt.plural, &ns, &name);
     if st.objects.contains_key(&key) {
         return Err(ApiError::already_exists(&rr.rt.group, &rr.rt.plural, &name));
     }
@@ -1235,7 +1278,11 @@ fn delete_collection(
             .is_some_and(|a| a.iter().any(|x| x == "All"));
     let (ls, fs) = selectors(rr, q)?;
     let keys: Vec<Key> = st
-        .list(&rr.rt.group, &rr.rt.plural, rr.namespace.as_deref())
+        .list(
+            storage_group(&rr.rt),
+            &rr.rt.plural,
+            rr.namespace.as_deref(),
+        )
         .into_iter()
         .filter(|(_, o)| ls.matches(&o["metadata"]["labels"]) && fs.matches(o))
         .map(|(k, _)| k.clone())
@@ -1372,7 +1419,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query, meta_only: bool) -> ApiResult
     }
     let (ls, fs) = selectors(rr, &q)?;
     let filter = WatchFilter {
-        group: rr.rt.group.clone(),
+        group: storage_group(&rr.rt).to_string(),
         plural: rr.rt.plural.clone(),
         namespace: rr.namespace.clone(),
         ls,
@@ -1392,7 +1439,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query, meta_only: bool) -> ApiResult
         let st = sh.store.lock().expect("lock");
         let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
         if rv_param.is_empty() || rv_param == "0" || send_initial {
-            for (_, o) in st.list(&rt.group, &rt.plural, rr.namespace.as_deref()) {
+            for (_, o) in st.list(storage_group(&rt), &rt.plural, rr.namespace.as_deref()) {
                 if filter.matches(o) {
                     initial.push(watch_event("ADDED", &conv(o.clone(), &rt)));
                 }

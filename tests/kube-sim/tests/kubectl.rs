@@ -786,3 +786,42 @@ async fn kubectl_wait_and_rollout_status_see_the_simulated_controllers() {
         d["metadata"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_recorded_through_events_k8s_io_show_up_as_core_events() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let env = Env::start().await;
+    env.ok(&["create", "configmap", "subject"]).await;
+    let client = kube::Client::try_from(env.sim.client_config().await.unwrap()).unwrap();
+    let reporter = Reporter {
+        controller: "gyre".into(),
+        instance: Some("gyre-0".into()),
+    };
+    let recorder = Recorder::new(client, reporter);
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: Some("subject".into()),
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "ReconciliationSucceeded".into(),
+        note: Some("applied 3 objects".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &reference).await.unwrap();
+    let core = env.get_json(&["events", "-n", "default"]).await;
+    let item = &core["items"][0];
+    assert_eq!(item["apiVersion"], "v1");
+    assert_eq!(item["message"], "applied 3 objects");
+    assert_eq!(item["involvedObject"]["name"], "subject");
+    assert_eq!(item["reportingComponent"], "gyre");
+    let new = env
+        .get_json(&["events.v1.events.k8s.io", "-n", "default"])
+        .await;
+    assert_eq!(new["items"][0]["note"], "applied 3 objects");
+    assert_eq!(new["items"][0]["regarding"]["kind"], "ConfigMap");
+}

@@ -868,12 +868,17 @@ fn create(
     Ok((201, to_version(stored, &rr.rt)))
 }
 
-fn spec_changed(old: &Value, new: &Value) -> bool {
+/// Whether a change bumps `metadata.generation`: anything but metadata, and but status
+/// when status is a separate subresource.
+fn spec_changed(old: &Value, new: &Value, has_status: bool) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
         if let Some(m) = v.as_object_mut() {
-            for k in ["metadata", "status", "apiVersion", "kind"] {
+            for k in ["metadata", "apiVersion", "kind"] {
                 m.remove(k);
+            }
+            if has_status {
+                m.remove("status");
             }
         }
         v
@@ -962,7 +967,7 @@ fn commit_update(
         new["status"] = old_v["status"].clone();
     }
     finish_object(st, rr, &mut new, Some(&old_v))?;
-    if rr.rt.has_generation && spec_changed(&old_v, &new) {
+    if rr.rt.has_generation && spec_changed(&old_v, &new, rr.rt.has_status) {
         let g = old_v["metadata"]["generation"].as_i64().unwrap_or(0);
         new["metadata"]["generation"] = json!(g + 1);
     }

@@ -222,6 +222,52 @@ pub fn decode(body: &[u8], kind: &str) -> Result<Value, String> {
                 }
             }
         }
+        "ServiceAccount" => {
+            for (n, f) in &fs {
+                if *n == 1 {
+                    obj["metadata"] = object_meta(sub(f)).unwrap_or(json!({}));
+                }
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let mut subjects = vec![];
+            for (n, f) in &fs {
+                match n {
+                    1 => obj["metadata"] = object_meta(sub(f)).unwrap_or(json!({})),
+                    2 => {
+                        let mut s = Map::new();
+                        for (sn, sf) in fields(sub(f)).unwrap_or_default() {
+                            let k = ["", "kind", "apiGroup", "name", "namespace"]
+                                .get(sn as usize)
+                                .copied()
+                                .unwrap_or("");
+                            let v = string(&sf);
+                            if !k.is_empty() && !v.is_empty() {
+                                s.insert(k.into(), json!(v));
+                            }
+                        }
+                        subjects.push(Value::Object(s));
+                    }
+                    3 => {
+                        let mut r = Map::new();
+                        for (rn, rf) in fields(sub(f)).unwrap_or_default() {
+                            let k = ["", "apiGroup", "kind", "name"]
+                                .get(rn as usize)
+                                .copied()
+                                .unwrap_or("");
+                            if !k.is_empty() {
+                                r.insert(k.into(), json!(string(&rf)));
+                            }
+                        }
+                        obj["roleRef"] = Value::Object(r);
+                    }
+                    _ => {}
+                }
+            }
+            if !subjects.is_empty() {
+                obj["subjects"] = Value::Array(subjects);
+            }
+        }
         other => {
             return Err(format!(
                 "kube-sim cannot decode protobuf for {other}; send application/json"

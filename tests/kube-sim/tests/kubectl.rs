@@ -825,3 +825,71 @@ async fn events_recorded_through_events_k8s_io_show_up_as_core_events() {
     assert_eq!(new["items"][0]["note"], "applied 3 objects");
     assert_eq!(new["items"][0]["regarding"]["kind"], "ConfigMap");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_writes_a_kubeconfig_that_kubectl_can_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+        .args([
+            "--port",
+            "0",
+            "--tls",
+            "--token",
+            "s3cret",
+            "--kubeconfig-out",
+        ])
+        .arg(&kc)
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("kube-sim binary starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !kc.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no kubeconfig written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::kubectl_path())
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["get", "namespaces", "-o", "name"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("namespace/kube-system"));
+    let rb = run(&[
+        "create",
+        "rolebinding",
+        "rb",
+        "--clusterrole=view",
+        "--serviceaccount=default:default",
+    ]);
+    assert!(
+        rb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rb.stderr)
+    );
+    let can = run(&[
+        "auth",
+        "can-i",
+        "list",
+        "pods",
+        "--as",
+        "system:serviceaccount:default:default",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "yes");
+    child.kill().await.unwrap();
+}

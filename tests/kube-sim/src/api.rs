@@ -855,15 +855,7 @@ fn create(
     }
     let stored = st.put(key, to_storage(obj, &rr.rt));
     if rr.rt.kind == "Namespace" && rr.rt.group.is_empty() {
-        let sa_key = Key::new("", "serviceaccounts", &name, "default");
-        if !st.objects.contains_key(&sa_key) {
-            st.put(
-                sa_key,
-                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
-                    "name": "default", "namespace": name, "uid": uuid::Uuid::new_v4().to_string(),
-                    "creationTimestamp": now()}}),
-            );
-        }
+        crate::namespace_content(st, &name);
     }
     Ok((201, to_version(stored, &rr.rt)))
 }

@@ -109,6 +109,31 @@ pub struct KubeSim {
     serving: server::Serving,
 }
 
+/// What the controllers of a real cluster put into every new namespace: the `default`
+/// ServiceAccount and the `kube-root-ca.crt` ConfigMap.
+pub(crate) fn namespace_content(st: &mut store::Store, ns: &str) {
+    let sa = store::Key::new("", "serviceaccounts", ns, "default");
+    if !st.objects.contains_key(&sa) {
+        st.put(
+            sa,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+                "name": "default", "namespace": ns, "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": store::now()}}),
+        );
+    }
+    let ca = store::Key::new("", "configmaps", ns, "kube-root-ca.crt");
+    if !st.objects.contains_key(&ca) {
+        st.put(
+            ca,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "kube-root-ca.crt", "namespace": ns, "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": store::now(),
+                "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+                "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n(kube-sim)\n-----END CERTIFICATE-----\n"}}),
+        );
+    }
+}
+
 fn seed(st: &mut store::Store) {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         st.put(
@@ -118,13 +143,20 @@ fn seed(st: &mut store::Store) {
                 "labels": {"kubernetes.io/metadata.name": ns}},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
         );
-        st.put(
-            store::Key::new("", "serviceaccounts", ns, "default"),
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
-                "name": "default", "namespace": ns, "uid": uuid::Uuid::new_v4().to_string(),
-                "creationTimestamp": store::now()}}),
-        );
+        namespace_content(st, ns);
     }
+    st.put(
+        store::Key::new("", "services", "default", "kubernetes"),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {
+            "name": "kubernetes", "namespace": "default", "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": store::now(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"], "type": "ClusterIP",
+                     "sessionAffinity": "None", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+                     "internalTrafficPolicy": "Cluster",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
+            "status": {"loadBalancer": {}}}),
+    );
     for mut o in rbac::bootstrap_objects() {
         let kind = o["kind"].as_str().unwrap_or_default().to_string();
         let name = o["metadata"]["name"]

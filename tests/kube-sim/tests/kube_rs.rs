@@ -18,7 +18,10 @@ async fn client(sim: &KubeSim) -> Client {
 }
 
 fn cm(name: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": name}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": {"test": "yes"}}, "data": {"k": name}}),
+    )
+    .unwrap()
 }
 
 /// One HTTP/1.1 GET as the admin over plain HTTP; returns the raw response.
@@ -53,7 +56,7 @@ async fn reflector_stays_in_sync_across_a_server_restart_and_a_410_gone() {
     let (reader, writer) = reflector::store();
     let inits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let inits2 = inits.clone();
-    let stream = watcher(api.clone(), watcher::Config::default())
+    let stream = watcher(api.clone(), watcher::Config::default().labels("test=yes"))
         .default_backoff()
         .inspect_ok(move |e| {
             if matches!(e, watcher::Event::Init) {
@@ -190,10 +193,15 @@ async fn streaming_list_watches_get_initial_events_then_changes() {
     api.create(&PostParams::default(), &cm("s1")).await.unwrap();
     let (reader, writer) = reflector::store();
     let task = tokio::spawn(
-        watcher(api.clone(), watcher::Config::default().streaming_lists())
-            .default_backoff()
-            .reflect(writer)
-            .for_each(|_| async {}),
+        watcher(
+            api.clone(),
+            watcher::Config::default()
+                .labels("test=yes")
+                .streaming_lists(),
+        )
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|_| async {}),
     );
     let r = reader.clone();
     eventually("initial events", || r.state().len() == 1).await;
@@ -575,7 +583,10 @@ async fn metadata_only_clients_get_partial_object_metadata() {
     let meta = api.get_metadata("m1").await.unwrap();
     assert_eq!(meta.metadata.name.as_deref(), Some("m1"));
     assert_eq!(meta.types.unwrap().kind, "PartialObjectMetadata");
-    let list = api.list_metadata(&Default::default()).await.unwrap();
+    let list = api
+        .list_metadata(&kube::api::ListParams::default().labels("test=yes"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     let (reader, writer) = reflector::store();
     let task = tokio::spawn(
@@ -584,7 +595,7 @@ async fn metadata_only_clients_get_partial_object_metadata() {
                 client(&sim).await,
                 "default",
             ),
-            watcher::Config::default(),
+            watcher::Config::default().labels("test=yes"),
         )
         .default_backoff()
         .reflect(writer)

@@ -246,13 +246,23 @@ pub fn apply(
         .map(|e| e.set.clone())
         .unwrap_or_default();
     let dropped: Vec<_> = prev.difference(&cfg_paths).cloned().collect();
-    for p in dropped.iter().rev() {
-        let owned_elsewhere = es.iter().any(|e| {
-            !e.same_slot(who.manager, "Apply", who.subresource)
-                && e.set.iter().any(|q| q.starts_with(p))
-        });
-        let still_applied_below = cfg_paths.iter().any(|q| q.starts_with(p));
-        if !owned_elsewhere && !still_applied_below && remove_path(&mut merged, p) {
+    let removable: Paths = dropped
+        .into_iter()
+        .filter(|p| {
+            let owned_elsewhere = es.iter().any(|e| {
+                !e.same_slot(who.manager, "Apply", who.subresource)
+                    && e.set.iter().any(|q| q.starts_with(p))
+            });
+            let still_applied_below = cfg_paths.iter().any(|q| q.starts_with(p));
+            !owned_elsewhere && !still_applied_below && !is_item_key_field(p)
+        })
+        .collect();
+    for p in removable.iter().rev() {
+        // Removing an ancestor removes this too; doing it first could lose the item key.
+        if (1..p.len()).any(|n| removable.contains(&p[..n].to_vec())) {
+            continue;
+        }
+        if remove_path(&mut merged, p) {
             prune_empty_parents(&mut merged, p);
         }
     }
@@ -285,6 +295,20 @@ pub fn apply(
     }
     set_entries(&mut merged, &es);
     Ok(merged)
+}
+
+/// Whether the path is a key field of an associative-list item (`k:{"name":"a"}` then
+/// `f:name`): it lives and dies with the item.
+fn is_item_key_field(p: &[String]) -> bool {
+    let n = p.len();
+    if n < 2 {
+        return false;
+    }
+    match (p[n - 2].strip_prefix("k:"), p[n - 1].strip_prefix("f:")) {
+        (Some(k), Some(f)) => serde_json::from_str::<serde_json::Map<String, Value>>(k)
+            .is_ok_and(|m| m.contains_key(f)),
+        _ => false,
+    }
 }
 
 fn conflict_error(

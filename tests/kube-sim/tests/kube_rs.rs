@@ -606,3 +606,120 @@ async fn metadata_only_clients_get_partial_object_metadata() {
     eventually("metadata watch", || r.state().len() == 2).await;
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_watch_sees_objects_leave_and_enter_its_label_selector() {
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client(&sim).await, "default");
+    let created = api
+        .create(&PostParams::default(), &cm("moving"))
+        .await
+        .unwrap();
+    let rv = created.metadata.resource_version.unwrap();
+    let mut s = api
+        .watch(
+            &WatchParams::default()
+                .labels("test=yes")
+                .timeout(5)
+                .disable_bookmarks(),
+            &rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let relabel = |v: &str| Patch::Merge(json!({"metadata": {"labels": {"test": v}}}));
+    api.patch("moving", &PatchParams::default(), &relabel("no"))
+        .await
+        .unwrap();
+    api.patch("moving", &PatchParams::default(), &relabel("no2"))
+        .await
+        .unwrap();
+    api.patch("moving", &PatchParams::default(), &relabel("yes"))
+        .await
+        .unwrap();
+    let mut kinds = vec![];
+    while kinds.len() < 2 {
+        match s.try_next().await.unwrap() {
+            Some(WatchEvent::Deleted(_)) => kinds.push("DELETED"),
+            Some(WatchEvent::Added(_)) => kinds.push("ADDED"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        ["DELETED", "ADDED"],
+        "changes outside the selector are not seen"
+    );
+
+    api.create(&PostParams::default(), &cm("other"))
+        .await
+        .unwrap();
+    api.delete_collection(
+        &DeleteParams::default(),
+        &kube::api::ListParams::default().labels("test=yes"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        ["kube-root-ca.crt"],
+        "deletecollection honours the selector"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_removes_a_container_it_stopped_applying_but_keeps_fields_others_own() {
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(client(&sim).await, "default");
+    let dep = |containers: serde_json::Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m"},
+            "spec": {"selector": {"matchLabels": {"app": "m"}},
+                     "template": {"metadata": {"labels": {"app": "m"}}, "spec": {"containers": containers}}}})
+    };
+    let both = json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]);
+    api.patch("m", &PatchParams::apply("gyre"), &Patch::Apply(dep(both)))
+        .await
+        .unwrap();
+    // Another manager co-owns container a's image and adds an env var to it.
+    let env = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m"},
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]}]}}}});
+    api.patch("m", &PatchParams::apply("injector"), &Patch::Apply(env))
+        .await
+        .unwrap();
+    // gyre now applies only container b.
+    let only_b = json!([{"name": "b", "image": "b:2"}]);
+    let d = api
+        .patch("m", &PatchParams::apply("gyre"), &Patch::Apply(dep(only_b)))
+        .await
+        .unwrap();
+    let cs = d.spec.template.spec.unwrap().containers;
+    let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["a", "b"],
+        "a stays: injector still owns fields in it"
+    );
+    assert_eq!(cs[0].image.as_deref(), Some("a:1"));
+    assert_eq!(cs[0].env.as_ref().map(Vec::len), Some(1));
+    assert_eq!(cs[1].image.as_deref(), Some("b:2"));
+
+    // Once the injector lets go too, the item disappears.
+    let none = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m"}});
+    let d = api
+        .patch("m", &PatchParams::apply("injector"), &Patch::Apply(none))
+        .await
+        .unwrap();
+    let cs = d.spec.template.spec.unwrap().containers;
+    assert_eq!(
+        cs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+}

@@ -259,7 +259,7 @@ pub fn apply(
         .collect();
     for p in removable.iter().rev() {
         // Removing an ancestor removes this too; doing it first could lose the item key.
-        if (1..p.len()).any(|n| removable.contains(&p[..n].to_vec())) {
+        if (1..p.len()).any(|n| removable.contains(&p[..n])) {
             continue;
         }
         if remove_path(&mut merged, p) {

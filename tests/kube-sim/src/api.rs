@@ -661,42 +661,49 @@ fn finish_object(
     validate::apply_defaults(&rr.rt, obj, &mut next_ip);
     st.next_ip = next_ip;
     let mut causes = vec![];
+    let mut unknown = vec![];
     if let Some(schema) = rr.rt.crd.as_ref().and_then(|c| c.schema.as_ref()) {
-        let mut unknown = vec![];
         validate::crd_schema(obj, schema, &mut causes, &mut unknown);
-        if !unknown.is_empty() {
-            let msgs: Vec<String> = if rr.apply.get() {
-                unknown
-                    .iter()
-                    .map(|u| format!(".{u}: field not declared in schema"))
-                    .collect()
-            } else {
-                unknown
-                    .iter()
-                    .map(|u| format!("unknown field \"{u}\""))
-                    .collect()
-            };
-            match rr.validation.as_str() {
-                "Strict" if rr.apply.get() => {
-                    return Err(ApiError::bad_request(format!(
-                        "failed to create typed patch object ({}, Kind={}): {}",
-                        rr.rt.api_version(),
-                        rr.rt.kind,
-                        msgs.join(", ")
-                    )));
-                }
-                "Strict" => {
-                    return Err(ApiError::bad_request(format!(
-                        "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                        rr.rt.kind,
-                        rr.rt.version,
-                        rr.rt.kind,
-                        msgs.join(", ")
-                    )));
-                }
-                "Warn" => rr.warnings.borrow_mut().extend(msgs),
-                _ => {}
+    } else if rr.rt.crd.is_none() {
+        unknown = crate::typed::prune_unknown(&rr.rt.group, &rr.rt.kind, obj).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                rr.rt.kind, rr.rt.version, rr.rt.kind
+            ))
+        })?;
+    }
+    if !unknown.is_empty() {
+        let msgs: Vec<String> = if rr.apply.get() {
+            unknown
+                .iter()
+                .map(|u| format!(".{u}: field not declared in schema"))
+                .collect()
+        } else {
+            unknown
+                .iter()
+                .map(|u| format!("unknown field \"{u}\""))
+                .collect()
+        };
+        match rr.validation.as_str() {
+            "Strict" if rr.apply.get() => {
+                return Err(ApiError::bad_request(format!(
+                    "failed to create typed patch object ({}, Kind={}): {}",
+                    rr.rt.api_version(),
+                    rr.rt.kind,
+                    msgs.join(", ")
+                )));
             }
+            "Strict" => {
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                    rr.rt.kind,
+                    rr.rt.version,
+                    rr.rt.kind,
+                    msgs.join(", ")
+                )));
+            }
+            "Warn" => rr.warnings.borrow_mut().extend(msgs),
+            _ => {}
         }
     }
     causes.extend(validate::validate(&rr.rt, obj, old));

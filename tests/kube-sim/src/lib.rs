@@ -26,6 +26,7 @@ pub mod selector;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod typed;
 pub mod validate;
 pub mod workload;
 

@@ -617,6 +617,45 @@ subjects:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_objects_are_rejected_with_field_paths() {
     let env = Env::start().await;
+    // Typos in built-in kinds: strict validation rejects, --validate=false drops them.
+    let typo = DEPLOY.replace("replicas: 2", "replica: 2");
+    let o = env
+        .kubectl_in(&["apply", "--server-side", "-f", "-"], Some(&typo))
+        .await;
+    assert!(!o.ok);
+    assert!(
+        o.stderr
+            .contains(".spec.replica: field not declared in schema"),
+        "{}",
+        o.stderr
+    );
+    let o = env.kubectl_in(&["create", "-f", "-"], Some(&typo)).await;
+    assert!(
+        o.stderr
+            .contains(r#"strict decoding error: unknown field "spec.replica""#),
+        "{}",
+        o.stderr
+    );
+    env.ok_stdin(
+        &["apply", "--server-side", "--validate=false", "-f", "-"],
+        &typo,
+    )
+    .await;
+    let d = env.get_json(&["deployment", "web"]).await;
+    assert!(d["spec"].get("replica").is_none());
+    assert_eq!(d["spec"]["replicas"], 1, "defaulted");
+    env.ok(&["delete", "deployment", "web"]).await;
+    let wrong_type = DEPLOY.replace("replicas: 2", "replicas: two");
+    let o = env
+        .kubectl_in(&["apply", "--server-side", "-f", "-"], Some(&wrong_type))
+        .await;
+    assert!(!o.ok);
+    assert!(
+        o.stderr.contains("cannot be handled as a Deployment"),
+        "{}",
+        o.stderr
+    );
+
     let bad_labels = DEPLOY.replace("labels: {app: web}", "labels: {app: other}");
     let o = env
         .kubectl_in(&["apply", "--server-side", "-f", "-"], Some(&bad_labels))

@@ -185,6 +185,9 @@ impl KubeSim {
     /// # Errors
     /// When the port cannot be bound or TLS material cannot be generated.
     pub async fn start(opts: Options) -> Result<KubeSim> {
+        // kube-rs clients build rustls configs from the process-wide provider; make sure
+        // there is one (aws-lc-rs, the workspace's choice) unless the caller set another.
+        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let mut st = store::Store::new(opts.history);

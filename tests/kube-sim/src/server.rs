@@ -48,7 +48,7 @@ impl TlsMaterial {
             .distinguished_name
             .push(DnType::CommonName, "kube-apiserver");
         let cert = params.signed_by(&key, &issuer)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()

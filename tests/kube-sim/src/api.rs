@@ -98,6 +98,8 @@ fn authenticate(sh: &Shared, parts: &hyper::http::request::Parts) -> ApiResult<U
 }
 
 struct ResReq {
+    /// The (possibly impersonated) user making the request.
+    user: User,
     /// `fieldValidation`: Ignore, Warn or Strict.
     validation: String,
     /// `true` for server-side apply requests (changes the strict-validation message).
@@ -223,6 +225,7 @@ async fn route(
         )));
     }
     let rr = ResReq {
+        user: user.clone(),
         validation,
         apply: std::cell::Cell::new(false),
         warnings: Default::default(),
@@ -707,6 +710,15 @@ fn finish_object(
         }
     }
     causes.extend(validate::validate(&rr.rt, obj, old));
+    if rr.rt.group == "rbac.authorization.k8s.io" && causes.is_empty() {
+        rbac::check_escalation(
+            st,
+            &rr.user,
+            &rr.rt.kind,
+            obj,
+            rr.namespace.as_deref().unwrap_or_default(),
+        )?;
+    }
     if let (Some(old), Some(new_f)) = (old, obj["metadata"]["finalizers"].as_array())
         && !old["metadata"]["deletionTimestamp"].is_null()
     {
@@ -1608,6 +1620,7 @@ fn scale(
     let mut new = to_version(cur.clone(), &rr.rt);
     new["spec"]["replicas"] = new_scale["spec"]["replicas"].clone();
     let main = ResReq {
+        user: rr.user.clone(),
         validation: rr.validation.clone(),
         apply: std::cell::Cell::new(false),
         warnings: Default::default(),

@@ -369,12 +369,15 @@ pub fn bootstrap_objects() -> Vec<Value> {
         ),
         cr(
             "admin",
-            json!([{"apiGroups": ["*"], "resources": common, "verbs": ["*"]},
+            json!([{"apiGroups": ["*"], "resources": view_resources, "verbs": read},
+                   {"apiGroups": ["*"], "resources": common, "verbs": read},
+                   {"apiGroups": ["*"], "resources": common, "verbs": write},
                    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["*"]}]),
         ),
         cr(
             "edit",
-            json!([{"apiGroups": ["*"], "resources": common, "verbs": read},
+            json!([{"apiGroups": ["*"], "resources": view_resources, "verbs": read},
+                   {"apiGroups": ["*"], "resources": common, "verbs": read},
                    {"apiGroups": ["*"], "resources": common, "verbs": write}]),
         ),
         cr(
@@ -386,4 +389,141 @@ pub fn bootstrap_objects() -> Vec<Value> {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}]}),
     ]
+}
+
+fn covered(st: &Store, u: &User, ns: &str, rule: &Value) -> Vec<String> {
+    let mut missing = vec![];
+    let verbs = strs(&rule["verbs"]);
+    if let Some(urls) = rule["nonResourceURLs"].as_array() {
+        for url in urls.iter().filter_map(Value::as_str) {
+            for v in &verbs {
+                let a = Attrs {
+                    verb: (*v).into(),
+                    path: Some(url.into()),
+                    ..Default::default()
+                };
+                if !allowed(st, u, &a) {
+                    missing.push(format!("{{NonResourceURLs:[\"{url}\"], Verbs:[\"{v}\"]}}"));
+                }
+            }
+        }
+        return missing;
+    }
+    let groups = strs(&rule["apiGroups"]);
+    let names = strs(&rule["resourceNames"]);
+    let names: Vec<&str> = if names.is_empty() { vec![""] } else { names };
+    for g in &groups {
+        for r in strs(&rule["resources"]) {
+            let (res, sub) = r.split_once('/').unwrap_or((r, ""));
+            for v in &verbs {
+                for n in &names {
+                    let a = Attrs {
+                        verb: (*v).into(),
+                        group: (*g).into(),
+                        resource: res.into(),
+                        subresource: sub.into(),
+                        namespace: ns.into(),
+                        name: (*n).into(),
+                        path: None,
+                    };
+                    if !allowed(st, u, &a) {
+                        missing.push(format!(
+                            "{{APIGroups:[\"{g}\"], Resources:[\"{r}\"], Verbs:[\"{v}\"]}}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    missing
+}
+
+/// RBAC's escalation prevention: a user may only create or change a Role/ClusterRole with
+/// permissions they hold (or with `escalate`), and only bind a role whose permissions they
+/// hold (or with `bind` on it).
+///
+/// # Errors
+/// 403 naming the permissions not currently held.
+pub fn check_escalation(
+    st: &Store,
+    u: &User,
+    kind: &str,
+    obj: &Value,
+    ns: &str,
+) -> Result<(), ApiError> {
+    if u.groups.iter().any(|g| g == "system:masters") {
+        return Ok(());
+    }
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let (plural, rules) = match kind {
+        "Role" | "ClusterRole" => {
+            let res = if kind == "Role" {
+                "roles"
+            } else {
+                "clusterroles"
+            };
+            let esc = Attrs {
+                verb: "escalate".into(),
+                group: "rbac.authorization.k8s.io".into(),
+                resource: res.into(),
+                namespace: ns.into(),
+                name: name.into(),
+                ..Default::default()
+            };
+            if allowed(st, u, &esc) {
+                return Ok(());
+            }
+            (res, obj["rules"].as_array().cloned().unwrap_or_default())
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let rk = obj["roleRef"]["kind"].as_str().unwrap_or_default();
+            let rn = obj["roleRef"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let res = if rk == "Role" {
+                "roles"
+            } else {
+                "clusterroles"
+            };
+            let bind = Attrs {
+                verb: "bind".into(),
+                group: "rbac.authorization.k8s.io".into(),
+                resource: res.into(),
+                namespace: if rk == "Role" {
+                    ns.into()
+                } else {
+                    String::new()
+                },
+                name: rn.clone(),
+                ..Default::default()
+            };
+            if allowed(st, u, &bind) {
+                return Ok(());
+            }
+            let plural = if kind == "RoleBinding" {
+                "rolebindings"
+            } else {
+                "clusterrolebindings"
+            };
+            (plural, role_rules(st, rk, &rn, ns))
+        }
+        _ => return Ok(()),
+    };
+    let missing: Vec<String> = rules.iter().flat_map(|r| covered(st, u, ns, r)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let groups: Vec<String> = u.groups.iter().map(|g| format!("\"{g}\"")).collect();
+    Err(ApiError::forbidden(
+        "rbac.authorization.k8s.io",
+        plural,
+        name,
+        format!(
+            "{plural}.rbac.authorization.k8s.io \"{name}\" is forbidden: user \"{}\" (groups=[{}]) is attempting to grant RBAC permissions not currently held:\n{}",
+            u.name,
+            groups.join(" "),
+            missing.join("\n")
+        ),
+    ))
 }

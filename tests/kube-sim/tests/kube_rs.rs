@@ -723,3 +723,69 @@ async fn apply_removes_a_container_it_stopped_applying_but_keeps_fields_others_o
         ["b"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_admin_cannot_grant_permissions_it_does_not_hold() {
+    use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    let admin = client(&sim).await;
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+    let ns = serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap();
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let rb = |name: &str, role: &str, user: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": "team"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    };
+    Api::<RoleBinding>::namespaced(admin, "team")
+        .patch(
+            "lead",
+            &PatchParams::apply("t"),
+            &Patch::Apply(rb("lead", "admin", "lead")),
+        )
+        .await
+        .unwrap();
+    sim.add_user("lead-token", "lead", &[]);
+    let lead = Client::try_from(sim.client_config_for(Some("lead-token")).await.unwrap()).unwrap();
+    let rbs: Api<RoleBinding> = Api::namespaced(lead.clone(), "team");
+    rbs.patch(
+        "dev",
+        &PatchParams::apply("lead"),
+        &Patch::Apply(rb("dev", "view", "dev")),
+    )
+    .await
+    .expect("binding a role whose permissions the lead holds is allowed");
+    let err = rbs
+        .patch(
+            "root",
+            &PatchParams::apply("lead"),
+            &Patch::Apply(rb("root", "cluster-admin", "dev")),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        Error::Api(s) => {
+            assert_eq!(s.code, 403);
+            assert!(
+                s.message
+                    .contains("is attempting to grant RBAC permissions not currently held"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let crb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "x"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "lead"}]});
+    let err = Api::<ClusterRoleBinding>::all(lead)
+        .patch("x", &PatchParams::apply("lead"), &Patch::Apply(crb))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Api(ref s) if s.code == 403 && s.message.contains("at the cluster scope")),
+        "{err:?}"
+    );
+}

@@ -269,7 +269,7 @@ async fn route(
         .to_string();
     let meta_only = accept.contains("as=PartialObjectMetadata");
     if verb == "watch" {
-        return watch(sh, &rr, &q, meta_only);
+        return watch(sh, &rr, &q, meta_only, verdict.drop_watch_after);
     }
     let mut st = sh.store.lock().expect("lock");
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
@@ -1424,7 +1424,13 @@ fn partial(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"].clone()})
 }
 
-fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query, meta_only: bool) -> ApiResult<Response<Body>> {
+fn watch(
+    sh: &Arc<Shared>,
+    rr: &ResReq,
+    q: &Query,
+    meta_only: bool,
+    drop_after: Option<Duration>,
+) -> ApiResult<Response<Body>> {
     let conv = move |o: Value, rt: &ResourceType| {
         let o = to_version(o, rt);
         if meta_only { partial(&o) } else { o }
@@ -1448,6 +1454,7 @@ fn watch(sh: &Arc<Shared>, rr: &ResReq, q: &Query, meta_only: bool) -> ApiResult
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(1800));
+    let timeout = drop_after.map_or(timeout, |d| d.min(timeout));
     let rt = rr.rt.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let mut initial: Vec<Bytes> = vec![];

@@ -17,6 +17,8 @@ pub struct FaultRule {
     pub error: Option<u16>,
     /// How many requests this rule applies to; `None` = unlimited.
     pub times: Option<u32>,
+    /// For watches: close the stream this long after it starts.
+    pub drop_watch_after: Option<Duration>,
 }
 
 impl FaultRule {
@@ -32,6 +34,16 @@ impl FaultRule {
     pub fn latency(d: Duration) -> FaultRule {
         FaultRule {
             latency: Some(d),
+            ..Default::default()
+        }
+    }
+
+    /// A rule closing matching watch streams `d` after they start (clients see the
+    /// connection end and must re-watch).
+    pub fn drop_watch_after(d: Duration) -> FaultRule {
+        FaultRule {
+            verb: Some("watch".into()),
+            drop_watch_after: Some(d),
             ..Default::default()
         }
     }
@@ -67,6 +79,8 @@ pub struct Verdict {
     pub latency: Option<Duration>,
     /// Then fail with this.
     pub error: Option<ApiError>,
+    /// For watches: end the stream after this long.
+    pub drop_watch_after: Option<Duration>,
 }
 
 impl Faults {
@@ -92,6 +106,7 @@ impl Faults {
         let mut v = Verdict {
             latency: None,
             error: None,
+            drop_watch_after: None,
         };
         for r in self.rules.iter_mut() {
             if r.times == Some(0) {
@@ -108,6 +123,9 @@ impl Faults {
             }
             if let Some(t) = r.times.as_mut() {
                 *t -= 1;
+            }
+            if let Some(d) = r.drop_watch_after {
+                v.drop_watch_after = Some(v.drop_watch_after.map_or(d, |x| x.min(d)));
             }
             if let Some(l) = r.latency {
                 v.latency = Some(v.latency.unwrap_or_default() + l);

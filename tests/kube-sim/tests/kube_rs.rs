@@ -434,6 +434,38 @@ async fn injected_faults_fail_or_delay_matching_requests_then_stop() {
     api.get("f").await.unwrap();
     assert!(t.elapsed() < Duration::from_millis(400));
 
+    // Watches of ConfigMaps are cut after 300ms; a watch with a 60s timeout ends early and
+    // a reflector keeps up anyway by re-watching.
+    sim.add_fault(
+        FaultRule::drop_watch_after(Duration::from_millis(300)).on_resource("configmaps"),
+    );
+    let t = Instant::now();
+    let mut s = api
+        .watch(&WatchParams::default().timeout(60), "0")
+        .await
+        .unwrap()
+        .boxed();
+    while s.try_next().await.unwrap().is_some() {}
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the watch was dropped"
+    );
+    let (reader, writer) = reflector::store();
+    let task = tokio::spawn(
+        watcher(api.clone(), watcher::Config::default().labels("test=yes"))
+            .default_backoff()
+            .reflect(writer)
+            .for_each(|_| async {}),
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    api.create(&PostParams::default(), &cm("after-drops"))
+        .await
+        .unwrap();
+    let r = reader.clone();
+    eventually("reflector after dropped watches", || r.state().len() == 2).await;
+    task.abort();
+    sim.clear_faults();
+
     sim.add_fault(FaultRule::error(409).on_verb("update").times(1));
     let cur = api.get("f").await.unwrap();
     let err = api

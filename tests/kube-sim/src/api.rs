@@ -806,6 +806,23 @@ fn create(
         name = format!("{g}{suffix}");
         obj["metadata"]["name"] = json!(name);
     }
+    if rr.rt.crd.is_some() {
+        let crd_key = Key::new(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            &format!("{}.{}", rr.rt.plural, rr.rt.group),
+        );
+        if st
+            .objects
+            .get(&crd_key)
+            .is_some_and(|c| !c["metadata"]["deletionTimestamp"].is_null())
+        {
+            return Err(ApiError::method_not_allowed_msg(
+                "create not allowed while custom resource definition is terminating",
+            ));
+        }
+    }
     let ns = check_namespace(st, rr, &mut obj)?;
     if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
         && !rv.is_empty()

@@ -126,6 +126,11 @@ impl ApiError {
         )
     }
 
+    /// 405 MethodNotAllowed with a custom message.
+    pub fn method_not_allowed_msg(msg: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", msg)
+    }
+
     /// 409 AlreadyExists.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         Self::new(

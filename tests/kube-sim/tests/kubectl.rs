@@ -384,7 +384,46 @@ async fn a_crd_is_established_and_its_kind_is_served_until_deleted() {
     assert!(!bad.ok);
     assert!(bad.stderr.contains("spec.size"), "{}", bad.stderr);
 
-    env.ok(&["delete", "crd", "widgets.example.gyre.dev"]).await;
+    // While an instance holds a finalizer, the CRD is terminating: still served, no creates.
+    env.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])
+    .await;
+    env.ok(&["delete", "crd", "widgets.example.gyre.dev", "--wait=false"])
+        .await;
+    let o = env
+        .kubectl_in(
+            &["create", "-f", "-"],
+            Some("apiVersion: example.gyre.dev/v1\nkind: Widget\nmetadata: {name: w3}\nspec: {size: 1}\n"),
+        )
+        .await;
+    assert!(
+        o.stderr
+            .contains("create not allowed while custom resource definition is terminating"),
+        "{}",
+        o.stderr
+    );
+    env.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await;
+    env.ok(&[
+        "wait",
+        "--for=delete",
+        "crd/widgets.example.gyre.dev",
+        "--timeout=10s",
+    ])
+    .await;
     let gone = env.kubectl(&["get", "widgets.example.gyre.dev"]).await;
     assert!(!gone.ok, "kind no longer served: {}", gone.stdout);
 }

@@ -1,0 +1,27 @@
+//! Kustomize v5 renderer: builds a kustomization directory inside an
+//! artifact tree, reading nothing outside it. Compiled natively for tests
+//! and to a `wasm32-wasip2` component (the `renderer` world) for Gyre.
+
+mod build;
+pub mod error;
+mod fieldpath;
+mod fieldspec;
+pub mod fsys;
+mod generators;
+mod jsonpatch;
+mod openapi;
+mod order;
+mod plugins;
+mod replacements;
+mod resource;
+mod select;
+mod smp;
+mod transforms;
+mod vars;
+pub mod yaml;
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
+
+pub use build::{Options, Reorder, build};
+pub use error::{Error, ErrorKind, Result};

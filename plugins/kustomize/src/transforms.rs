@@ -1,0 +1,448 @@
+//! The built-in transformers: namespace, name prefix/suffix, labels,
+//! annotations, images, replicas, and the name-reference fix-up.
+
+use crate::error::{Error, Result};
+use crate::fieldspec::{Config, FieldSpec, walk};
+use crate::resource::{Id, Res, is_cluster_scoped};
+use serde_json::{Map, Value};
+
+/// Sets the namespace of every namespaced object.
+pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
+    for r in res.iter_mut() {
+        let id = r.id();
+        let mut changed = false;
+        for fs in &cfg.namespace {
+            if !fs.matches(&id)
+                || fs.path == ["metadata", "name"]
+                || fs.path == ["metadata", "namespace"]
+            {
+                continue;
+            }
+            walk(&mut r.obj, &fs.path, fs.create, &mut |v| {
+                *v = Value::String(ns.into());
+                Ok(())
+            })?;
+        }
+        if !is_cluster_scoped(&id.kind) && id.namespace != ns {
+            r.store_prev();
+            r.set_namespace(ns);
+            changed = true;
+        }
+        if matches!(id.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects {
+                if s.get("name").and_then(Value::as_str) == Some("default")
+                    && let Some(m) = s.as_object_mut()
+                {
+                    m.insert("namespace".into(), Value::String(ns.into()));
+                }
+            }
+        }
+        let _ = changed;
+    }
+    Ok(())
+}
+
+fn skip_prefix(id: &Id) -> bool {
+    matches!(id.kind.as_str(), "CustomResourceDefinition" | "Namespace")
+        || (id.kind == "APIService" && id.group == "apiregistration.k8s.io")
+}
+
+/// Adds a name prefix and/or suffix.
+pub fn prefix_suffix(
+    res: &mut [Res],
+    prefix: &str,
+    suffix: &str,
+    specs: &[FieldSpec],
+) -> Result<()> {
+    if prefix.is_empty() && suffix.is_empty() {
+        return Ok(());
+    }
+    for r in res.iter_mut() {
+        let id = r.id();
+        if skip_prefix(&id) {
+            continue;
+        }
+        let mut applied = false;
+        for fs in specs {
+            if !fs.matches(&id) {
+                continue;
+            }
+            if fs.path == ["metadata", "name"] {
+                if !applied {
+                    r.store_prev();
+                    let n = format!("{prefix}{}{suffix}", r.name());
+                    r.set_name(&n);
+                    applied = true;
+                }
+            } else {
+                walk(&mut r.obj, &fs.path, fs.create, &mut |v| {
+                    if let Value::String(s) = v {
+                        *s = format!("{prefix}{s}{suffix}");
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        if applied {
+            if !prefix.is_empty() {
+                r.prefixes.push(prefix.into());
+            }
+            if !suffix.is_empty() {
+                r.suffixes.push(suffix.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds map entries (labels or annotations) at the given field specs.
+pub fn add_map(res: &mut [Res], pairs: &Map<String, Value>, specs: &[FieldSpec]) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let pairs: Map<String, Value> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => Value::String(s.clone()),
+                Value::Null => Value::String(String::new()),
+                other => Value::String(other.to_string()),
+            };
+            (k.clone(), s)
+        })
+        .collect();
+    for r in res.iter_mut() {
+        let id = r.id();
+        for fs in specs {
+            if !fs.matches(&id) {
+                continue;
+            }
+            walk(&mut r.obj, &fs.path, fs.create, &mut |v| {
+                if v.is_null() {
+                    *v = Value::Object(Map::new());
+                }
+                if let Value::Object(m) = v {
+                    for (k, x) in &pairs {
+                        m.insert(k.clone(), x.clone());
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// One `images:` entry.
+#[derive(Debug, Clone, Default)]
+pub struct Image {
+    /// Image name to match.
+    pub name: String,
+    /// Replacement name.
+    pub new_name: Option<String>,
+    /// Replacement tag.
+    pub new_tag: Option<String>,
+    /// Replacement digest.
+    pub digest: Option<String>,
+}
+
+fn split_image(image: &str) -> (&str, &str) {
+    // Returns (name, rest-including-separator).
+    if let Some(i) = image.find('@') {
+        let (n, rest) = image.split_at(i);
+        // A tag may precede the digest.
+        if let Some(j) = n.rfind(':').filter(|j| !n[*j..].contains('/')) {
+            return (&image[..j], &image[j..]);
+        }
+        return (n, rest);
+    }
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => (&image[..i], &image[i..]),
+        _ => (image, ""),
+    }
+}
+
+fn update_image(img: &str, images: &[Image]) -> Option<String> {
+    let (name, rest) = split_image(img);
+    let e = images.iter().find(|e| e.name == name)?;
+    let new_name = e.new_name.as_deref().unwrap_or(name);
+    let suffix = if let Some(d) = &e.digest {
+        format!("@{d}")
+    } else if let Some(t) = &e.new_tag {
+        format!(":{t}")
+    } else {
+        rest.to_string()
+    };
+    Some(format!("{new_name}{suffix}"))
+}
+
+fn images_in(v: &mut Value, images: &[Image]) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if (k == "containers" || k == "initContainers") && x.is_array() {
+                    for c in x.as_array_mut().into_iter().flatten() {
+                        if let Some(Value::String(s)) = c.get_mut("image")
+                            && let Some(n) = update_image(s, images)
+                        {
+                            *s = n;
+                        }
+                    }
+                }
+                images_in(x, images);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                images_in(x, images);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites container images.
+pub fn images(res: &mut [Res], images: &[Image], specs: &[FieldSpec]) -> Result<()> {
+    for r in res.iter_mut() {
+        images_in(&mut r.obj, images);
+        let id = r.id();
+        for fs in specs {
+            if !fs.matches(&id) {
+                continue;
+            }
+            walk(&mut r.obj, &fs.path, false, &mut |v| {
+                if let Value::String(s) = v
+                    && let Some(n) = update_image(s, images)
+                {
+                    *s = n;
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets replica counts of objects named `name`.
+pub fn replicas(res: &mut [Res], name: &str, count: &Value, specs: &[FieldSpec]) -> Result<()> {
+    for r in res.iter_mut() {
+        if !r.all_ids().iter().any(|i| i.name == name) {
+            continue;
+        }
+        let id = r.id();
+        for fs in specs {
+            if !fs.matches(&id) {
+                continue;
+            }
+            walk(&mut r.obj, &fs.path, fs.create, &mut |v| {
+                *v = count.clone();
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() > b.len() { (b, a) } else { (a, b) };
+    let diff = long.len() - short.len();
+    if short.is_empty() {
+        return diff == 0;
+    }
+    (0..short.len()).all(|i| long[i + diff] == short[i])
+}
+
+fn gvk_selected(id: &Id, group: &str, version: &str, kind: &str) -> bool {
+    (group.is_empty() || id.group == group)
+        && (version.is_empty() || id.version == version)
+        && (kind.is_empty() || id.kind == kind)
+}
+
+struct Target<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+}
+
+fn select_referral(
+    all: &[Res],
+    cands: &[usize],
+    referrer: usize,
+    old: &str,
+    t: &Target<'_>,
+    role_kind: Option<&str>,
+) -> Result<Option<usize>> {
+    let refid = all[referrer].id();
+    let mut c: Vec<usize> = cands
+        .iter()
+        .copied()
+        .filter(|&i| all[i].prev.iter().any(|p| p.name == old))
+        .filter(|&i| {
+            all[i]
+                .prev
+                .iter()
+                .any(|p| gvk_selected(p, t.group, t.version, t.kind))
+        })
+        .filter(|&i| role_kind.is_none_or(|k| all[i].prev.iter().any(|p| p.kind == k)))
+        .filter(|&i| {
+            if is_cluster_scoped(&refid.kind) {
+                return true;
+            }
+            let cid = all[i].id();
+            is_cluster_scoped(&cid.kind)
+                || cid.kind == "ServiceAccount"
+                || cid.effective_ns() == refid.effective_ns()
+        })
+        .collect();
+    if c.len() == 1 {
+        return Ok(Some(c[0]));
+    }
+    c.retain(|&i| {
+        same_ending(&all[i].prefixes, &all[referrer].prefixes)
+            && same_ending(&all[i].suffixes, &all[referrer].suffixes)
+    });
+    match c.len() {
+        0 => Ok(None),
+        1 => Ok(Some(c[0])),
+        _ => {
+            let n = all[c[0]].name().to_string();
+            if c.iter().all(|&i| all[i].name() == n) {
+                Ok(Some(c[0]))
+            } else {
+                let ids: Vec<String> = c.iter().map(|&i| all[i].id().display()).collect();
+                Err(Error::invalid(format!(
+                    "found multiple possible referrals: {} for {} referring to {old:?}",
+                    ids.join(", "),
+                    refid.display()
+                )))
+            }
+        }
+    }
+}
+
+/// Rewrites references to renamed objects (after prefixes, suffixes,
+/// hashes and namespace changes), kustomize's name-reference transformer.
+pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
+    for ri in 0..all.len() {
+        let rid = all[ri].id();
+        // Objects this one may refer to.
+        let rb_ns: Vec<String> =
+            if matches!(rid.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+                all[ri]
+                    .obj
+                    .get("subjects")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| {
+                        s.get("namespace")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let cands: Vec<usize> = (0..all.len())
+            .filter(|&j| {
+                if is_cluster_scoped(&rid.kind) {
+                    return true;
+                }
+                let id = all[j].id();
+                is_cluster_scoped(&id.kind)
+                    || id.effective_ns() == rid.effective_ns()
+                    || rb_ns.iter().any(|n| n == id.effective_ns())
+            })
+            .collect();
+        for nr in &cfg.name_reference {
+            let t = Target {
+                group: &nr.group,
+                version: &nr.version,
+                kind: &nr.kind,
+            };
+            for fs in &nr.specs {
+                if !fs.matches(&rid) {
+                    continue;
+                }
+                let role_kind: Option<String> =
+                    if fs.path.ends_with(&["roleRef".into(), "name".into()]) {
+                        all[ri]
+                            .obj
+                            .get("roleRef")
+                            .and_then(|r| r.get("kind"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    } else {
+                        None
+                    };
+                let mut obj = std::mem::take(&mut all[ri].obj);
+                let snapshot: &[Res] = all;
+                let res = walk(&mut obj, &fs.path, false, &mut |v| {
+                    fix_value(v, snapshot, &cands, ri, &t, role_kind.as_deref())
+                });
+                all[ri].obj = obj;
+                res?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fix_value(
+    v: &mut Value,
+    all: &[Res],
+    cands: &[usize],
+    ri: usize,
+    t: &Target<'_>,
+    rk: Option<&str>,
+) -> Result<()> {
+    match v {
+        Value::String(s) => {
+            if let Some(j) = select_referral(all, cands, ri, s, t, rk)? {
+                *s = all[j].name().to_string();
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                fix_value(x, all, cands, ri, t, rk)?;
+            }
+        }
+        Value::Object(m) => {
+            let Some(old) = m.get("name").and_then(Value::as_str).map(str::to_string) else {
+                return Ok(());
+            };
+            if t.kind == "ServiceAccount"
+                && m.get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k != "ServiceAccount")
+            {
+                return Ok(());
+            }
+            let ns = m
+                .get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let filtered: Vec<usize> = match &ns {
+                None => cands.to_vec(),
+                Some(ns) => cands
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        all[i].namespace() == ns || all[i].prev.iter().any(|p| p.namespace == *ns)
+                    })
+                    .collect(),
+            };
+            if let Some(j) = select_referral(all, &filtered, ri, &old, t, rk)? {
+                let (name, rns) = (all[j].name().to_string(), all[j].namespace().to_string());
+                m.insert("name".into(), Value::String(name));
+                if !rns.is_empty() {
+                    m.insert("namespace".into(), Value::String(rns));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

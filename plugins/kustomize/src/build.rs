@@ -308,7 +308,18 @@ fn load_kust(ctx: &Ctx<'_>, dir: &str) -> Result<Kust> {
         doc,
     };
     match k.str("kind") {
-        "" | "Kustomization" | "Component" => {}
+        "" | "Kustomization" => {}
+        "Component" => {
+            let av = k.str("apiVersion");
+            if !av.is_empty() && av != "kustomize.config.k8s.io/v1alpha1" {
+                return Err(k.err(
+                    Error::invalid(
+                        "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
+                    ),
+                    "apiVersion",
+                ));
+            }
+        }
         other => {
             return Err(k.err(
                 Error::invalid(format!("unknown kustomization kind {other:?}")),
@@ -319,6 +330,19 @@ fn load_kust(ctx: &Ctx<'_>, dir: &str) -> Result<Kust> {
     Ok(k)
 }
 
+/// kustomize reads labels and annotations as strings.
+fn stringify_meta(d: &mut Value) {
+    for f in ["labels", "annotations"] {
+        if let Some(Value::Object(m)) = d.get_mut("metadata").and_then(|m| m.get_mut(f)) {
+            for v in m.values_mut() {
+                if !v.is_string() {
+                    *v = Value::String(crate::fieldpath::scalar_text(v));
+                }
+            }
+        }
+    }
+}
+
 /// Parses a stream of objects, expanding `List` kinds.
 pub fn parse_objects(text: &str) -> Result<Vec<Value>> {
     let mut out = Vec::new();
@@ -326,14 +350,16 @@ pub fn parse_objects(text: &str) -> Result<Vec<Value>> {
         let Value::Object(m) = &d else {
             return Err(Error::invalid("resource is not a YAML mapping"));
         };
-        if m.get("kind")
+        let is_list = m
+            .get("kind")
             .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && let Some(items) = m.get("items")
-        {
+            .is_some_and(|k| k.ends_with("List"));
+        if is_list && let Some(items) = m.get("items") {
             for it in items.as_array().into_iter().flatten() {
                 if it.is_object() {
-                    out.push(it.clone());
+                    let mut it = it.clone();
+                    stringify_meta(&mut it);
+                    out.push(it);
                 }
             }
             continue;
@@ -347,6 +373,8 @@ pub fn parse_objects(text: &str) -> Result<Vec<Value>> {
         {
             return Err(Error::invalid("missing kind in object"));
         }
+        let mut d = d;
+        stringify_meta(&mut d);
         out.push(d);
     }
     Ok(out)
@@ -574,10 +602,11 @@ pub(crate) fn apply_smp(
     allow_kind: bool,
     extra: &ExtraKeys,
 ) -> bool {
-    let (n, ns, kind) = (
+    let (n, ns, kind, av) = (
         r.name().to_string(),
         r.namespace().to_string(),
         r.kind().to_string(),
+        r.api_version().to_string(),
     );
     if allow_name || allow_kind {
         r.store_prev();
@@ -589,10 +618,9 @@ pub(crate) fn apply_smp(
         return false;
     }
     if !allow_kind {
-        r.obj
-            .as_object_mut()
-            .expect("object")
-            .insert("kind".into(), Value::String(kind));
+        let m = r.obj.as_object_mut().expect("object");
+        m.insert("kind".into(), Value::String(kind));
+        m.insert("apiVersion".into(), Value::String(av));
     }
     if !allow_name {
         r.set_name(&n);
@@ -879,12 +907,6 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
         return Err(Error::not_found(format!("'{dir}' is not a directory")));
     }
     let k = load_kust(&ctx, &dir)?;
-    if k.is_component() {
-        return Err(k.err(
-            Error::invalid("a Component cannot be built directly"),
-            "kind",
-        ));
-    }
     let mut acc = Acc::new();
     ctx.stack.push(fs.canonical(&dir)?);
     accumulate_target(&mut ctx, &k, &mut acc)?;

@@ -84,13 +84,15 @@ pub(crate) fn run_generators(
         let meta_name = c.get("metadata").and_then(|m| m.get("name")).cloned();
         if let Some(m) = entry.as_object_mut() {
             if m.get("name").is_none_or(Value::is_null)
-                && let Some(n) = &meta_name {
-                    m.insert("name".into(), n.clone());
-                }
+                && let Some(n) = &meta_name
+            {
+                m.insert("name".into(), n.clone());
+            }
             if m.get("namespace").is_none()
-                && let Some(ns) = c.get("metadata").and_then(|m| m.get("namespace")) {
-                    m.insert("namespace".into(), ns.clone());
-                }
+                && let Some(ns) = c.get("metadata").and_then(|m| m.get("namespace"))
+            {
+                m.insert("namespace".into(), ns.clone());
+            }
         }
         let mut r = generators::generate(
             ctx.fs(),

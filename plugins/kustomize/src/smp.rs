@@ -282,28 +282,41 @@ fn merge_list(
         }
         return;
     };
+    // Elements named by the patch come first, in patch order (merged when
+    // they exist), then the remaining elements in their original order.
+    let mut taken = vec![false; dest.len()];
+    let mut out = Vec::new();
     for pv in patch {
         let Some(kv) = pv.get(key) else {
             if !is_directive_only(pv) {
                 let mut v = pv.clone();
                 strip_directives(&mut v);
-                dest.push(v);
+                out.push(v);
             }
             continue;
         };
-        let pos = dest.iter().position(|d| d.get(key) == Some(kv));
+        let pos = (0..dest.len()).find(|&i| !taken[i] && dest[i].get(key) == Some(kv));
         let delete = pv.get("$patch").and_then(Value::as_str) == Some("delete");
         match (pos, delete) {
-            (Some(i), true) => {
-                dest.remove(i);
+            (Some(i), true) => taken[i] = true,
+            (Some(i), false) => {
+                taken[i] = true;
+                let mut d = std::mem::take(&mut dest[i]);
+                merge_value(&mut d, pv, kind, path, extra);
+                out.push(d);
             }
-            (Some(i), false) => merge_value(&mut dest[i], pv, kind, path, extra),
             (None, true) => {}
             (None, false) => {
                 let mut v = pv.clone();
                 strip_directives(&mut v);
-                dest.push(v);
+                out.push(v);
             }
         }
     }
+    for (i, d) in dest.drain(..).enumerate() {
+        if !taken[i] {
+            out.push(d);
+        }
+    }
+    *dest = out;
 }

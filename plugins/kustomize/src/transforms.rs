@@ -420,6 +420,14 @@ fn fix_value(
             {
                 return Ok(());
             }
+            if m.get("namespace")
+                .is_some_and(|n| n.is_null() || n.as_str() == Some(""))
+            {
+                return Err(Error::invalid(format!(
+                    "Invalid Input: namespace is blank for resource {}",
+                    all[ri].id().display()
+                )));
+            }
             let ns = m
                 .get("namespace")
                 .and_then(Value::as_str)

@@ -1,87 +1,221 @@
-//! YAML in and out: multi-document parsing into JSON values, and emission.
+//! YAML in and out. Parsing builds JSON values straight from parser events
+//! so that duplicate keys (later wins, as in kustomize), merge keys and a
+//! cap on alias expansion (billion laughs) are all under our control;
+//! plain scalars resolve with the YAML 1.2 core schema. Emission writes
+//! block-style YAML.
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// Largest number of nodes one document may expand to through aliases.
-const MAX_NODES: usize = 2_000_000;
+/// Largest number of nodes one stream may hold after alias expansion.
+pub const MAX_NODES: usize = 1_000_000;
 
-fn count_nodes(v: &Value, budget: &mut usize) -> bool {
-    if *budget == 0 {
-        return false;
-    }
-    *budget -= 1;
+fn node_count(v: &Value) -> usize {
     match v {
-        Value::Array(a) => a.iter().all(|x| count_nodes(x, budget)),
-        Value::Object(m) => m.values().all(|x| count_nodes(x, budget)),
-        _ => true,
+        Value::Array(a) => 1 + a.iter().map(node_count).sum::<usize>(),
+        Value::Object(m) => 1 + m.values().map(node_count).sum::<usize>(),
+        _ => 1,
     }
 }
 
-fn convert(v: serde_yaml::Value) -> Result<Value> {
-    Ok(match v {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(0.0);
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .unwrap_or_else(|| Value::String(n.to_string()))
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map(Map<String, Value>, Option<String>, usize, Vec<Value>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    docs: Vec<Value>,
+    anchors: std::collections::HashMap<usize, (Value, usize)>,
+    nodes: usize,
+    error: Option<String>,
+}
+
+/// Resolves a plain scalar with the YAML 1.2 core schema.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let b = s.as_bytes();
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits(unsigned) {
+        if let Ok(i) = s.parse::<i64>() {
+            return Value::from(i);
+        }
+        if let Ok(u) = s.trim_start_matches('+').parse::<u64>() {
+            return Value::from(u);
+        }
+        if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    if let Some(o) = s.strip_prefix("0o")
+        && !o.is_empty() && o.bytes().all(|c| (b'0'..=b'7').contains(&c))
+            && let Ok(i) = i64::from_str_radix(o, 8) {
+                return Value::from(i);
+            }
+    if let Some(h) = s.strip_prefix("0x")
+        && !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())
+            && let Ok(i) = i64::from_str_radix(h, 16) {
+                return Value::from(i);
+            }
+    // Float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+    let (mant, exp) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let mant_ok = match mant.split_once('.') {
+        Some((a, c)) => (a.is_empty() && digits(c)) || (digits(a) && (c.is_empty() || digits(c))),
+        None => digits(mant),
+    };
+    let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    if mant_ok && exp_ok && !b.is_empty()
+        && let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    Value::String(s.to_string())
+}
+
+fn scalar(v: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(t) = tag
+        && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!") {
+            match t.suffix.as_str() {
+                "str" | "binary" => return Value::String(v),
+                "int" | "float" | "bool" | "null" => return resolve_plain(&v),
+                _ => {}
             }
         }
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(s) => {
-            Value::Array(s.into_iter().map(convert).collect::<Result<_>>()?)
+    if style != TScalarStyle::Plain {
+        return Value::String(v);
+    }
+    resolve_plain(&v)
+}
+
+fn key_text(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Builder {
+    fn push_value(&mut self, v: Value, anchor: usize, size: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (v.clone(), size));
         }
-        serde_yaml::Value::Mapping(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in m {
-                let key = match k {
-                    serde_yaml::Value::String(s) => s,
-                    serde_yaml::Value::Bool(b) => b.to_string(),
-                    serde_yaml::Value::Number(n) => n.to_string(),
-                    serde_yaml::Value::Null => "null".into(),
-                    _ => return Err(Error::invalid("mapping keys must be scalars")),
-                };
-                out.insert(key, convert(v)?);
+        match self.stack.last_mut() {
+            None => self.docs.push(v),
+            Some(Frame::Seq(a, _)) => a.push(v),
+            Some(Frame::Map(m, key, _, merges)) => match key.take() {
+                None => {
+                    *key = Some(key_text(&v));
+                }
+                Some(k) if k == "<<" => match v {
+                    Value::Array(items) => merges.extend(items),
+                    other => merges.push(other),
+                },
+                Some(k) => {
+                    m.insert(k, v);
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, _mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            Event::Scalar(v, style, anchor, tag) => {
+                self.nodes += 1;
+                let val = scalar(v, style, tag.as_ref());
+                self.push_value(val, anchor, 1);
             }
-            Value::Object(out)
+            Event::SequenceStart(anchor, _) => {
+                self.nodes += 1;
+                self.stack.push(Frame::Seq(Vec::new(), anchor));
+            }
+            Event::MappingStart(anchor, _) => {
+                self.nodes += 1;
+                self.stack
+                    .push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(a, anchor)) = self.stack.pop() {
+                    let v = Value::Array(a);
+                    let size = if anchor > 0 { node_count(&v) } else { 0 };
+                    self.push_value(v, anchor, size);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(mut m, _, anchor, merges)) = self.stack.pop() {
+                    for src in merges {
+                        if let Value::Object(src) = src {
+                            for (k, v) in src {
+                                if !m.contains_key(&k) {
+                                    m.insert(k, v);
+                                }
+                            }
+                        }
+                    }
+                    let v = Value::Object(m);
+                    let size = if anchor > 0 { node_count(&v) } else { 0 };
+                    self.push_value(v, anchor, size);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some((v, size)) => {
+                    self.nodes += size;
+                    if self.nodes > MAX_NODES {
+                        self.error = Some(format!(
+                            "YAML alias expansion exceeds {MAX_NODES} nodes (billion-laughs protection)"
+                        ));
+                        return;
+                    }
+                    self.push_value(v, 0, size);
+                }
+                None => self.error = Some("YAML alias to an unknown anchor".into()),
+            },
+            _ => {}
         }
-        serde_yaml::Value::Tagged(t) => convert(t.value)?,
-    })
+        if self.nodes > MAX_NODES {
+            self.error = Some(format!("YAML document exceeds {MAX_NODES} nodes"));
+        }
+    }
 }
 
 /// Parses a stream of YAML documents. Empty documents are dropped.
 ///
 /// # Errors
-/// Fails on malformed YAML and on documents whose aliases expand beyond a cap
-/// (billion-laughs protection).
+/// Fails on malformed YAML and on streams whose aliases expand beyond
+/// [`MAX_NODES`] (billion-laughs protection).
 pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
-    let mut out = Vec::new();
-    for de in serde_yaml::Deserializer::from_str(text) {
-        let v = serde_yaml::Value::deserialize(de)
-            .map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
-        let v = convert(v)?;
-        let mut budget = MAX_NODES;
-        if !count_nodes(&v, &mut budget) {
-            return Err(Error::invalid(
-                "YAML document too large (alias expansion cap)",
-            ));
-        }
-        if !v.is_null() {
-            out.push(v);
-        }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut b = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser
+        .load(&mut b, true)
+        .map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
+    if let Some(e) = b.error {
+        return Err(Error::invalid(e));
     }
-    Ok(out)
+    Ok(b.docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
 /// Parses one YAML document (an empty text gives `null`).
+///
+/// # Errors
+/// Fails on malformed YAML or more than one document.
 pub fn parse_one(text: &str) -> Result<Value> {
     let mut docs = parse_stream(text)?;
     match docs.len() {
@@ -91,6 +225,161 @@ pub fn parse_one(text: &str) -> Result<Value> {
     }
 }
 
+fn plain_ok(s: &str) -> bool {
+    if s.is_empty() || s.trim() != s {
+        return false;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control())
+    {
+        return false;
+    }
+    if matches!(
+        s.to_ascii_lowercase().as_str(),
+        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~" | "<<" | "="
+    ) {
+        return false;
+    }
+    if first.is_ascii_digit() || first == '.' || first == '+' {
+        return false;
+    }
+    matches!(resolve_plain(s), Value::String(_))
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn emit_str(s: &str, indent: usize, out: &mut String) {
+    let literal_ok = s.contains('\n')
+        && !s.starts_with([' ', '\n', '\t'])
+        && s.lines().all(|l| l.trim_end() == l)
+        && !s.chars().any(|c| c.is_control() && c != '\n');
+    if literal_ok {
+        let trimmed = s.trim_end_matches('\n');
+        let trailing = s.len() - trimmed.len();
+        let chomp = match trailing {
+            0 => "-",
+            1 => "",
+            _ => "+",
+        };
+        out.push('|');
+        out.push_str(chomp);
+        out.push('\n');
+        let pad = " ".repeat(indent);
+        let body = if trailing > 1 {
+            s.strip_suffix('\n').unwrap_or(s)
+        } else {
+            trimmed
+        };
+        for line in body.split('\n') {
+            if !line.is_empty() {
+                out.push_str(&pad);
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        return;
+    }
+    if plain_ok(s) {
+        out.push_str(s);
+    } else {
+        out.push_str(&quoted(s));
+    }
+    out.push('\n');
+}
+
+fn emit_scalar(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null\n"),
+        Value::Bool(b) => out.push_str(if *b { "true\n" } else { "false\n" }),
+        Value::Number(n) => {
+            out.push_str(&n.to_string());
+            out.push('\n');
+        }
+        Value::String(s) => emit_str(s, indent, out),
+        _ => {}
+    }
+}
+
+fn emit_key(k: &str, out: &mut String) {
+    if plain_ok(k) {
+        out.push_str(k);
+    } else {
+        out.push_str(&quoted(k));
+    }
+    out.push(':');
+}
+
+fn emit_node(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let pad = " ".repeat(indent);
+            let mut first = true;
+            for (k, x) in m {
+                if !first || !out.ends_with("- ") {
+                    out.push_str(&pad);
+                }
+                first = false;
+                emit_key(k, out);
+                emit_child(x, indent + 2, out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let pad = " ".repeat(indent);
+            for x in a {
+                out.push_str(&pad);
+                out.push_str("- ");
+                match x {
+                    Value::Object(m) if !m.is_empty() => emit_node(x, indent + 2, out),
+                    Value::Array(b) if !b.is_empty() => {
+                        out.push('\n');
+                        emit_node(x, indent + 2, out);
+                    }
+                    _ => emit_flow_or_scalar(x, indent + 2, out),
+                }
+            }
+        }
+        _ => emit_flow_or_scalar(v, indent, out),
+    }
+}
+
+fn emit_flow_or_scalar(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Object(_) => out.push_str("{}\n"),
+        Value::Array(_) => out.push_str("[]\n"),
+        _ => emit_scalar(v, indent, out),
+    }
+}
+
+fn emit_child(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_node(v, indent, out);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            // Sequences inside maps are not indented further (kubectl style).
+            emit_node(v, indent - 2, out);
+        }
+        _ => {
+            out.push(' ');
+            emit_flow_or_scalar(v, indent, out);
+        }
+    }
+}
+
+/// Emits one value as a YAML document (no `---`).
+pub fn emit(v: &Value) -> String {
+    let mut out = String::new();
+    emit_node(v, 0, &mut out);
+    out
+}
+
 /// Emits objects as a YAML stream separated by `---`.
 pub fn emit_stream(objs: &[Value]) -> String {
     let mut s = String::new();
@@ -98,7 +387,7 @@ pub fn emit_stream(objs: &[Value]) -> String {
         if i > 0 {
             s.push_str("---\n");
         }
-        s.push_str(&serde_yaml::to_string(o).unwrap_or_default());
+        s.push_str(&emit(o));
     }
     s
 }

@@ -216,6 +216,7 @@ impl Acc {
                 r.prefixes = old.prefixes.clone();
                 r.suffixes = old.suffixes.clone();
                 r.origin = old.origin.clone();
+                r.needs_hash = old.needs_hash && r.needs_hash;
                 self.res[i] = r;
             }
             _ => {
@@ -810,6 +811,7 @@ pub(crate) fn run_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Re
             if b("includeTemplates") {
                 specs.extend(acc.cfg.template_labels.iter().cloned());
             }
+            specs.extend(acc.cfg.labels.iter().cloned());
         }
         transforms::add_map(&mut acc.res, &pairs, &specs)?;
     }

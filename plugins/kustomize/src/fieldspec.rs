@@ -46,6 +46,8 @@ pub struct Config {
     pub template_labels: Vec<FieldSpec>,
     /// commonAnnotations fields.
     pub common_annotations: Vec<FieldSpec>,
+    /// Extra fields for `labels:` entries (`labels` in configurations).
+    pub labels: Vec<FieldSpec>,
     /// Name references.
     pub name_reference: Vec<NameRef>,
     /// Fields where `$(VAR)` is expanded.
@@ -72,10 +74,7 @@ pub fn split_path(p: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.strip_suffix("[]").map(str::to_string).unwrap_or(s))
-        .collect()
+    out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
 impl FieldSpec {
@@ -129,6 +128,7 @@ impl Config {
             ("commonLabels", &mut self.common_labels),
             ("templateLabels", &mut self.template_labels),
             ("commonAnnotations", &mut self.common_annotations),
+            ("labels", &mut self.labels),
             ("varReference", &mut self.var_reference),
             ("images", &mut self.images),
             ("replicas", &mut self.replicas),
@@ -181,6 +181,7 @@ impl Config {
             (&mut self.common_labels, &o.common_labels),
             (&mut self.template_labels, &o.template_labels),
             (&mut self.common_annotations, &o.common_annotations),
+            (&mut self.labels, &o.labels),
             (&mut self.var_reference, &o.var_reference),
             (&mut self.images, &o.images),
             (&mut self.replicas, &o.replicas),
@@ -245,7 +246,8 @@ impl Config {
                 "{k} {g} {v} spec/template/metadata/labels create\n"
             ));
         }
-        template.push_str("StatefulSet apps - spec/volumeClaimTemplates/metadata/labels create\n");
+        template
+            .push_str("StatefulSet apps - spec/volumeClaimTemplates[]/metadata/labels create\n");
         template.push_str("CronJob batch - spec/jobTemplate/metadata/labels create\n");
         template
             .push_str("CronJob batch - spec/jobTemplate/spec/template/metadata/labels create\n");
@@ -269,7 +271,7 @@ impl Config {
             "ReplicaSet - - spec/selector/matchLabels create
              DaemonSet - - spec/selector/matchLabels create
              StatefulSet apps - spec/selector/matchLabels create
-             StatefulSet apps - spec/volumeClaimTemplates/metadata/labels create\n",
+             StatefulSet apps - spec/volumeClaimTemplates[]/metadata/labels create\n",
         );
         for a in affinity {
             common.push_str(&format!("StatefulSet apps - {a}\n"));
@@ -561,14 +563,18 @@ pub fn walk(
             Ok(())
         }
         Value::Object(m) => {
-            let key = &path[0];
-            if !m.contains_key(key.as_str()) {
-                if !create {
+            // `name[]` marks a list: walked when present, never created.
+            let (key, is_list) = match path[0].strip_suffix("[]") {
+                Some(k) => (k, true),
+                None => (path[0].as_str(), false),
+            };
+            if !m.contains_key(key) {
+                if !create || is_list {
                     return Ok(());
                 }
-                m.insert(key.clone(), Value::Null);
+                m.insert(key.to_string(), Value::Null);
             }
-            let child = m.get_mut(key.as_str()).expect("present");
+            let child = m.get_mut(key).expect("present");
             if child.is_null() && path.len() > 1 {
                 if !create {
                     return Ok(());

@@ -299,10 +299,32 @@ fn select_referral(
     if c.len() == 1 {
         return Ok(Some(c[0]));
     }
-    c.retain(|&i| {
-        same_ending(&all[i].prefixes, &all[referrer].prefixes)
-            && same_ending(&all[i].suffixes, &all[referrer].suffixes)
-    });
+    let me = &all[referrer];
+    let strict: Vec<usize> = c
+        .iter()
+        .copied()
+        .filter(|&i| {
+            same_ending(&all[i].prefixes, &me.prefixes)
+                && same_ending(&all[i].suffixes, &me.suffixes)
+        })
+        .collect();
+    if strict.len() == 1 {
+        return Ok(Some(strict[0]));
+    }
+    // Lenient: an object without prefixes (suffixes) matches any.
+    let lenient: Vec<usize> = c
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let (p, s) = (&all[i].prefixes, &all[i].suffixes);
+            (p.is_empty() || me.prefixes.is_empty() || same_ending(p, &me.prefixes))
+                && (s.is_empty() || me.suffixes.is_empty() || same_ending(s, &me.suffixes))
+        })
+        .collect();
+    if lenient.len() == 1 {
+        return Ok(Some(lenient[0]));
+    }
+    c = if strict.is_empty() { lenient } else { strict };
     match c.len() {
         0 => Ok(None),
         1 => Ok(Some(c[0])),
@@ -377,7 +399,7 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
                     } else {
                         None
                     };
-                let mut obj = std::mem::take(&mut all[ri].obj);
+                let mut obj = all[ri].obj.clone();
                 let snapshot: &[Res] = all;
                 let res = walk(&mut obj, &fs.path, false, &mut |v| {
                     fix_value(v, snapshot, &cands, ri, &t, role_kind.as_deref())

@@ -57,15 +57,19 @@ pub fn resolve_plain(s: &str) -> Value {
         }
     }
     if let Some(o) = s.strip_prefix("0o")
-        && !o.is_empty() && o.bytes().all(|c| (b'0'..=b'7').contains(&c))
-            && let Ok(i) = i64::from_str_radix(o, 8) {
-                return Value::from(i);
-            }
+        && !o.is_empty()
+        && o.bytes().all(|c| (b'0'..=b'7').contains(&c))
+        && let Ok(i) = i64::from_str_radix(o, 8)
+    {
+        return Value::from(i);
+    }
     if let Some(h) = s.strip_prefix("0x")
-        && !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())
-            && let Ok(i) = i64::from_str_radix(h, 16) {
-                return Value::from(i);
-            }
+        && !h.is_empty()
+        && h.bytes().all(|c| c.is_ascii_hexdigit())
+        && let Ok(i) = i64::from_str_radix(h, 16)
+    {
+        return Value::from(i);
+    }
     // Float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
     let (mant, exp) = match unsigned.find(['e', 'E']) {
         Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
@@ -76,22 +80,26 @@ pub fn resolve_plain(s: &str) -> Value {
         None => digits(mant),
     };
     let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
-    if mant_ok && exp_ok && !b.is_empty()
-        && let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if mant_ok
+        && exp_ok
+        && !b.is_empty()
+        && let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64)
+    {
+        return Value::Number(n);
+    }
     Value::String(s.to_string())
 }
 
 fn scalar(v: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(t) = tag
-        && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!") {
-            match t.suffix.as_str() {
-                "str" | "binary" => return Value::String(v),
-                "int" | "float" | "bool" | "null" => return resolve_plain(&v),
-                _ => {}
-            }
+        && (t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
+    {
+        match t.suffix.as_str() {
+            "str" | "binary" => return Value::String(v),
+            "int" | "float" | "bool" | "null" => return resolve_plain(&v),
+            _ => {}
         }
+    }
     if style != TScalarStyle::Plain {
         return Value::String(v);
     }

@@ -267,7 +267,12 @@ fn load_kust(ctx: &Ctx<'_>, dir: &str) -> Result<Kust> {
         }
     };
     let text = ctx.fs.read_string(&file)?;
-    let v = yaml::parse_one(&text).map_err(|e| e.in_file(&file))?;
+    let mut docs = yaml::parse_stream_with(&text, false).map_err(|e| e.in_file(&file))?;
+    let v = if docs.is_empty() {
+        Value::Null
+    } else {
+        docs.swap_remove(0)
+    };
     let raw = match v {
         Value::Null => Map::new(),
         Value::Object(m) => m,
@@ -751,6 +756,15 @@ pub(crate) fn run_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Re
                 &field,
             ));
         };
+        if yaml::parse_stream(&text)
+            .map_err(|e| k.err(e, &field))?
+            .is_empty()
+        {
+            return Err(k.err(
+                Error::invalid(format!("patch appears to be empty: {s}")),
+                &field,
+            ));
+        }
         apply_patch_entry(&mut acc.res, &text, None, false, false, &acc.extra_keys)
             .map_err(|e| k.err(e, &field))?;
     }

@@ -9,7 +9,7 @@ use crate::fsys;
 use crate::generators::{self, GenOptions};
 use crate::resource::Origin;
 use crate::transforms::{self, Image};
-use crate::{jsonpatch, order, replacements, select::Selector, yaml};
+use crate::{jsonpatch, replacements, select::Selector, yaml};
 use serde_json::Value;
 
 /// Loads the plugin configurations listed in field `key`, with the file
@@ -266,9 +266,9 @@ pub(crate) fn run_transformers(
                 }
                 Ok(())
             }
-            "SortOrderTransformer" => {
-                order::apply(res, c.get("sortOptions"), crate::Reorder::Unspecified)
-            }
+            "SortOrderTransformer" => Err(Error::unsupported(
+                "unable to load builtin SortOrderTransformer as a transformer; use sortOptions",
+            )),
             other => Err(Error::unsupported(format!(
                 "unknown built-in transformer {other}"
             ))),

@@ -17,42 +17,37 @@ pub struct Id {
     pub namespace: String,
 }
 
-/// Kinds that are not namespaced.
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    matches!(
-        kind,
-        "APIService"
-            | "CertificateSigningRequest"
-            | "ClusterRole"
-            | "ClusterRoleBinding"
-            | "ComponentStatus"
-            | "CSIDriver"
-            | "CSINode"
-            | "CustomResourceDefinition"
-            | "FlowSchema"
-            | "IngressClass"
-            | "MutatingWebhookConfiguration"
-            | "Namespace"
-            | "Node"
-            | "PersistentVolume"
-            | "PodSecurityPolicy"
-            | "PriorityClass"
-            | "PriorityLevelConfiguration"
-            | "RuntimeClass"
-            | "SelfSubjectAccessReview"
-            | "SelfSubjectRulesReview"
-            | "StorageClass"
-            | "SubjectAccessReview"
-            | "TokenReview"
-            | "ValidatingWebhookConfiguration"
-            | "VolumeAttachment"
-    )
+/// Whether objects of this group and kind are cluster-scoped (the
+/// built-in cluster-scoped kinds; anything else counts as namespaced).
+pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
+    let want = match kind {
+        "Namespace" | "Node" | "PersistentVolume" | "ComponentStatus" => "",
+        "ClusterRole" | "ClusterRoleBinding" => "rbac.authorization.k8s.io",
+        "CustomResourceDefinition" => "apiextensions.k8s.io",
+        "APIService" => "apiregistration.k8s.io",
+        "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
+            "admissionregistration.k8s.io"
+        }
+        "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment" => "storage.k8s.io",
+        "PriorityClass" => "scheduling.k8s.io",
+        "IngressClass" => "networking.k8s.io",
+        "RuntimeClass" => "node.k8s.io",
+        "PodSecurityPolicy" => "policy",
+        "CertificateSigningRequest" => "certificates.k8s.io",
+        "FlowSchema" | "PriorityLevelConfiguration" => "flowcontrol.apiserver.k8s.io",
+        "TokenReview" => "authentication.k8s.io",
+        "SelfSubjectAccessReview" | "SelfSubjectRulesReview" | "SubjectAccessReview" => {
+            "authorization.k8s.io"
+        }
+        _ => return false,
+    };
+    group == want
 }
 
 impl Id {
     /// Namespace with `""` read as `default` (cluster-scoped kinds have none).
     pub fn effective_ns(&self) -> &str {
-        if is_cluster_scoped(&self.kind) {
+        if is_cluster_scoped(&self.group, &self.kind) {
             "_cluster"
         } else if self.namespace.is_empty() {
             "default"

@@ -10,12 +10,16 @@ use serde_json::{Map, Value};
 pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
     for r in res.iter_mut() {
         let id = r.id();
-        let mut changed = false;
         for fs in &cfg.namespace {
-            if !fs.matches(&id)
-                || fs.path == ["metadata", "name"]
-                || fs.path == ["metadata", "namespace"]
-            {
+            if !fs.matches(&id) || fs.path == ["metadata", "namespace"] {
+                continue;
+            }
+            if fs.path == ["metadata", "name"] {
+                // A core Namespace object takes the new namespace's name.
+                if id.kind == "Namespace" && id.group.is_empty() && id.name != ns {
+                    r.store_prev();
+                    r.set_name(ns);
+                }
                 continue;
             }
             walk(&mut r.obj, &fs.path, fs.create, &mut |v| {
@@ -23,10 +27,9 @@ pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
                 Ok(())
             })?;
         }
-        if !is_cluster_scoped(&id.kind) && id.namespace != ns {
+        if !is_cluster_scoped(&id.group, &id.kind) && id.namespace != ns {
             r.store_prev();
             r.set_namespace(ns);
-            changed = true;
         }
         if matches!(id.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
@@ -39,7 +42,6 @@ pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
                 }
             }
         }
-        let _ = changed;
     }
     Ok(())
 }
@@ -273,6 +275,7 @@ fn select_referral(
     old: &str,
     t: &Target<'_>,
     role_kind: Option<&str>,
+    with_ns: bool,
 ) -> Result<Option<usize>> {
     let refid = all[referrer].id();
     let mut c: Vec<usize> = cands
@@ -287,11 +290,11 @@ fn select_referral(
         })
         .filter(|&i| role_kind.is_none_or(|k| all[i].prev.iter().any(|p| p.kind == k)))
         .filter(|&i| {
-            if is_cluster_scoped(&refid.kind) {
+            if is_cluster_scoped(&refid.group, &refid.kind) {
                 return true;
             }
             let cid = all[i].id();
-            is_cluster_scoped(&cid.kind)
+            is_cluster_scoped(&cid.group, &cid.kind)
                 || cid.kind == "ServiceAccount"
                 || cid.effective_ns() == refid.effective_ns()
         })
@@ -330,7 +333,10 @@ fn select_referral(
         1 => Ok(Some(c[0])),
         _ => {
             let n = all[c[0]].name().to_string();
-            if c.iter().all(|&i| all[i].name() == n) {
+            let ns = all[c[0]].namespace().to_string();
+            if c.iter()
+                .all(|&i| all[i].name() == n && (!with_ns || all[i].namespace() == ns))
+            {
                 Ok(Some(c[0]))
             } else {
                 let ids: Vec<String> = c.iter().map(|&i| all[i].id().display()).collect();
@@ -369,11 +375,11 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
             };
         let cands: Vec<usize> = (0..all.len())
             .filter(|&j| {
-                if is_cluster_scoped(&rid.kind) {
+                if is_cluster_scoped(&rid.group, &rid.kind) {
                     return true;
                 }
                 let id = all[j].id();
-                is_cluster_scoped(&id.kind)
+                is_cluster_scoped(&id.group, &id.kind)
                     || id.effective_ns() == rid.effective_ns()
                     || rb_ns.iter().any(|n| n == id.effective_ns())
             })
@@ -422,7 +428,7 @@ fn fix_value(
 ) -> Result<()> {
     match v {
         Value::String(s) => {
-            if let Some(j) = select_referral(all, cands, ri, s, t, rk)? {
+            if let Some(j) = select_referral(all, cands, ri, s, t, rk, false)? {
                 *s = all[j].name().to_string();
             }
         }
@@ -464,7 +470,7 @@ fn fix_value(
                     })
                     .collect(),
             };
-            if let Some(j) = select_referral(all, &filtered, ri, &old, t, rk)? {
+            if let Some(j) = select_referral(all, &filtered, ri, &old, t, rk, true)? {
                 let (name, rns) = (all[j].name().to_string(), all[j].namespace().to_string());
                 m.insert("name".into(), Value::String(name));
                 if !rns.is_empty() {

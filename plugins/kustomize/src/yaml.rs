@@ -32,6 +32,7 @@ struct Builder {
     anchors: std::collections::HashMap<usize, (Value, usize)>,
     nodes: usize,
     error: Option<String>,
+    strict: bool,
 }
 
 /// Resolves a plain scalar with the YAML 1.2 core schema.
@@ -131,6 +132,9 @@ impl Builder {
                     other => merges.push(other),
                 },
                 Some(k) => {
+                    if self.strict && m.contains_key(&k) {
+                        self.error = Some(format!("mapping key {k:?} already defined"));
+                    }
                     m.insert(k, v);
                 }
             },
@@ -208,8 +212,17 @@ impl MarkedEventReceiver for Builder {
 /// Fails on malformed YAML and on streams whose aliases expand beyond
 /// [`MAX_NODES`] (billion-laughs protection).
 pub fn parse_stream(text: &str) -> Result<Vec<Value>> {
+    parse_stream_with(text, true)
+}
+
+/// Like [`parse_stream`]; with `strict` false a repeated mapping key is
+/// allowed and the later value wins (kustomization files).
+pub fn parse_stream_with(text: &str, strict: bool) -> Result<Vec<Value>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut b = Builder::default();
+    let mut b = Builder {
+        strict,
+        ..Default::default()
+    };
     let mut parser = Parser::new_from_str(text);
     parser
         .load(&mut b, true)

@@ -141,6 +141,27 @@ impl Acc {
         self.res.push(r);
         Ok(())
     }
+    /// Binds a kustomization's own vars to the objects they name (now,
+    /// before outer prefixes make names ambiguous), then merges them.
+    fn bind_vars(&mut self, vars: Vec<Var>) -> Result<()> {
+        for v in &vars {
+            let m: Vec<usize> = (0..self.res.len())
+                .filter(|&i| v.matches(&self.res[i]))
+                .collect();
+            if m.len() > 1 {
+                return Err(Error::invalid(format!(
+                    "found {} resId matches for var '{}' (unable to disambiguate)",
+                    m.len(),
+                    v.name
+                ))
+                .at("vars"));
+            }
+            if let Some(&i) = m.first() {
+                self.res[i].refvars.push(v.name.clone());
+            }
+        }
+        self.merge_vars(vars)
+    }
     fn merge_vars(&mut self, vars: Vec<Var>) -> Result<()> {
         for v in vars {
             if self.vars.iter().any(|x| x.name == v.name) {
@@ -217,6 +238,7 @@ impl Acc {
                 r.suffixes = old.suffixes.clone();
                 r.origin = old.origin.clone();
                 r.needs_hash = old.needs_hash && r.needs_hash;
+                r.refvars = old.refvars.clone();
                 self.res[i] = r;
             }
             _ => {
@@ -594,8 +616,7 @@ fn accumulate_target(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Result<()> {
     for v in k.list("vars")? {
         vars.push(Var::parse(&v)?);
     }
-    acc.merge_vars(vars)
-        .map_err(|e| e.in_file(k.file.clone()))?;
+    acc.bind_vars(vars).map_err(|e| e.in_file(k.file.clone()))?;
     Ok(())
 }
 

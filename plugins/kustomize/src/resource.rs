@@ -117,6 +117,8 @@ pub struct Res {
     pub behavior: Option<String>,
     /// Origin for buildMetadata.
     pub origin: Origin,
+    /// Names of the vars declared against this object.
+    pub refvars: Vec<String>,
 }
 
 /// Reads a string at a `/`-free dotted path of keys.
@@ -163,6 +165,7 @@ impl Res {
             needs_hash: false,
             behavior: None,
             origin: Origin::default(),
+            refvars: Vec::new(),
         }
     }
     /// Current identity.

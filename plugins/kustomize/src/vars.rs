@@ -55,36 +55,27 @@ impl Var {
     }
 }
 
-fn resolve_one(var: &Var, res: &[Res]) -> Result<Value> {
-    let (g, v) = split_api_version(&var.api_version);
-    let matches: Vec<&Res> = res
-        .iter()
-        .filter(|r| {
-            r.all_ids().iter().any(|id| {
-                id.name == var.obj_name
-                    && id.kind == var.kind
-                    && (var.api_version.is_empty()
-                        || (id.group == g && (v.is_empty() || id.version == v)))
-                    && (var.namespace.is_empty() || id.namespace == var.namespace)
-            })
+impl Var {
+    /// Whether object `r` is the one this var refers to (any of its ids).
+    pub fn matches(&self, r: &Res) -> bool {
+        let (g, v) = split_api_version(&self.api_version);
+        r.all_ids().iter().any(|id| {
+            id.name == self.obj_name
+                && id.kind == self.kind
+                && (self.api_version.is_empty()
+                    || (id.group == g && (v.is_empty() || id.version == v)))
+                && (self.namespace.is_empty() || id.namespace == self.namespace)
         })
-        .collect();
-    let r = match matches.len() {
-        1 => matches[0],
-        0 => {
-            return Err(Error::not_found(format!(
-                "var '{}' cannot be mapped to a field in the set of known resources",
-                var.name
-            ))
-            .at("vars"));
-        }
-        _ => {
-            return Err(Error::invalid(format!(
-                "var '{}' matches more than one resource",
-                var.name
-            ))
-            .at("vars"));
-        }
+    }
+}
+
+fn resolve_one(var: &Var, res: &[Res]) -> Result<Value> {
+    let Some(r) = res.iter().find(|r| r.refvars.contains(&var.name)) else {
+        return Err(Error::not_found(format!(
+            "var '{}' cannot be mapped to a field in the set of known resources",
+            var.name
+        ))
+        .at("vars"));
     };
     let steps = fieldpath::parse(&var.field_path)?;
     let found = fieldpath::get(&r.obj, &steps);

@@ -535,6 +535,12 @@ fn builtin_name_refs(specs: &dyn Fn(&str) -> Vec<FieldSpec>) -> Vec<NameRef> {
     pc.push_str("CronJob - - spec/jobTemplate/spec/template/spec/priorityClassName\n");
     out.push(nr("PriorityClass", "scheduling.k8s.io", "v1", pc));
     out.push(nr(
+        "ValidatingAdmissionPolicy",
+        "admissionregistration.k8s.io",
+        "",
+        "ValidatingAdmissionPolicyBinding admissionregistration.k8s.io - spec/policyName".into(),
+    ));
+    out.push(nr(
         "IngressClass",
         "networking.k8s.io",
         "v1",

@@ -27,8 +27,10 @@ pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
                 Ok(())
             })?;
         }
+        // kustomize records the previous id of every object here, even
+        // cluster-scoped ones; name references rely on it.
+        r.store_prev();
         if !is_cluster_scoped(&id.group, &id.kind) && id.namespace != ns {
-            r.store_prev();
             r.set_namespace(ns);
         }
         if matches!(id.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
@@ -466,7 +468,16 @@ fn fix_value(
                     .iter()
                     .copied()
                     .filter(|&i| {
-                        all[i].namespace() == ns || all[i].prev.iter().any(|p| p.namespace == *ns)
+                        let eff = |n: &str| {
+                            if n.is_empty() {
+                                "default".to_string()
+                            } else {
+                                n.to_string()
+                            }
+                        };
+                        let want = eff(ns);
+                        eff(all[i].namespace()) == want
+                            || all[i].prev.iter().any(|p| eff(&p.namespace) == want)
                     })
                     .collect(),
             };

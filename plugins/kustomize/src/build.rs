@@ -534,14 +534,31 @@ fn accumulate_target(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Result<()> {
         let doc = yaml::parse_one(&text).map_err(|e| e.in_file(&rel))?;
         crate::openapi::load_crd_defs(&doc, &mut acc.cfg, &mut acc.extra_keys);
     }
-    if let Some(p) = k
-        .get("openapi")
-        .and_then(|o| o.get("path"))
-        .and_then(Value::as_str)
-    {
-        let (rel, text) = read_local(ctx, k, p, "openapi.path")?;
-        let doc = yaml::parse_one(&text).map_err(|e| e.in_file(&rel))?;
-        crate::openapi::load_schema(&doc, &mut acc.extra_keys);
+    if let Some(o) = k.get("openapi") {
+        // This kustomization's schema takes precedence over its bases'.
+        acc.extra_keys = ExtraKeys::new();
+        let path = o.get("path").and_then(Value::as_str);
+        if let Some(v) = o.get("version").and_then(Value::as_str) {
+            if path.is_some() {
+                return Err(k.err(
+                    Error::invalid("builtin version and custom schema provided, cannot use both"),
+                    "openapi",
+                ));
+            }
+            if v != "v1.21.2" {
+                return Err(k.err(
+                    Error::unsupported(format!(
+                        "openapi version {v} is not built in (only v1.21.2)"
+                    )),
+                    "openapi.version",
+                ));
+            }
+        }
+        if let Some(p) = path {
+            let (rel, text) = read_local(ctx, k, p, "openapi.path")?;
+            let doc = yaml::parse_one(&text).map_err(|e| e.in_file(&rel))?;
+            crate::openapi::load_schema(&doc, &mut acc.extra_keys);
+        }
     }
     // Generators.
     let global = GenOptions::parse(k.get("generatorOptions"));

@@ -121,6 +121,11 @@ impl Config {
     /// Fails on malformed field specs.
     pub fn merge_doc(&mut self, doc: &Value) -> Result<()> {
         let get = |k: &str| doc.get(k);
+        // Custom name-prefix fields replace the catch-all default (as
+        // kustomize behaves: only the listed kinds get the prefix).
+        if get("namePrefix").is_some_and(Value::is_array) {
+            self.name_prefix.retain(|fs| !fs.kind.is_empty());
+        }
         for (k, list) in [
             ("namePrefix", &mut self.name_prefix),
             ("nameSuffix", &mut Vec::new()),

@@ -6,16 +6,6 @@ use std::collections::HashMap;
 /// Merge keys known from schemas (`crds:` / `openapi:`), by field name.
 pub type ExtraKeys = HashMap<String, String>;
 
-const HEURISTIC_KEYS: [&str; 7] = [
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
-
 fn builtin_kind(kind: &str) -> bool {
     matches!(
         kind,
@@ -114,19 +104,9 @@ fn list_key(
     heuristic(dest, patch)
 }
 
-fn heuristic(dest: &[Value], patch: &[Value]) -> Option<String> {
-    let all: Vec<&Value> = dest
-        .iter()
-        .chain(patch.iter())
-        .filter(|v| !is_directive_only(v))
-        .collect();
-    if all.is_empty() || !all.iter().all(|v| v.is_object()) {
-        return None;
-    }
-    HEURISTIC_KEYS
-        .iter()
-        .find(|k| all.iter().all(|v| v.get(**k).is_some()))
-        .map(|k| k.to_string())
+fn heuristic(_dest: &[Value], _patch: &[Value]) -> Option<String> {
+    // Without a schema kustomize replaces lists whole.
+    None
 }
 
 fn is_directive_only(v: &Value) -> bool {

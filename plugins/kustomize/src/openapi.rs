@@ -37,6 +37,25 @@ fn collect_keys(v: &Value, field: Option<&str>, out: &mut ExtraKeys) {
 /// Reads merge keys from an OpenAPI document.
 pub fn load_schema(doc: &Value, keys: &mut ExtraKeys) {
     collect_keys(doc, None, keys);
+    // Kinds the schema describes: their Kubernetes-typed fields (pod
+    // templates...) merge with the built-in merge keys.
+    for def in doc
+        .get("definitions")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        for gvk in def
+            .get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = gvk.get("kind").and_then(Value::as_str) {
+                keys.insert(format!("kind:{k}"), String::new());
+            }
+        }
+    }
 }
 
 fn schema_of<'a>(doc: &'a Value, r: &str) -> Option<&'a Value> {

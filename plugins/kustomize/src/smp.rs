@@ -56,7 +56,7 @@ fn list_key(
     if let Some(k) = extra.get(field) {
         return Some(k.clone());
     }
-    if builtin_kind(kind) {
+    if builtin_kind(kind) || extra.contains_key(&format!("kind:{kind}")) {
         let parent = if path.len() >= 2 {
             path[path.len() - 2].as_str()
         } else {

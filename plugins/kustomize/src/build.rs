@@ -236,7 +236,10 @@ impl Acc {
                 r.prev = old.prev.clone();
                 r.prefixes = old.prefixes.clone();
                 r.suffixes = old.suffixes.clone();
-                r.origin = old.origin.clone();
+                if behavior == "merge" {
+                    r.origin = old.origin.clone();
+                }
+                r.transformations = old.transformations.clone();
                 r.needs_hash = old.needs_hash && r.needs_hash;
                 r.refvars = old.refvars.clone();
                 self.res[i] = r;
@@ -771,6 +774,41 @@ pub(crate) fn str_map(v: Option<&Value>) -> Map<String, Value> {
 }
 
 pub(crate) fn run_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Result<()> {
+    run_builtin_transformers(ctx, k, acc)?;
+    // Record what ran, for buildMetadata transformerAnnotations.
+    let configured_in = rel_to_top(ctx, &k.file);
+    for (field, kind) in [
+        ("patchesStrategicMerge", "PatchStrategicMergeTransformer"),
+        ("patches", "PatchTransformer"),
+        ("namespace", "NamespaceTransformer"),
+        ("namePrefix", "PrefixTransformer"),
+        ("nameSuffix", "SuffixTransformer"),
+        ("labels", "LabelTransformer"),
+        ("commonLabels", "LabelTransformer"),
+        ("commonAnnotations", "AnnotationsTransformer"),
+        ("patchesJson6902", "PatchJson6902Transformer"),
+        ("replicas", "ReplicaCountTransformer"),
+        ("images", "ImageTagTransformer"),
+        ("replacements", "ReplacementTransformer"),
+    ] {
+        let set = match k.get(field) {
+            None => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::Object(m)) => !m.is_empty(),
+            Some(_) => true,
+        };
+        if set {
+            for r in acc.res.iter_mut() {
+                r.transformations
+                    .push((configured_in.clone(), kind.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_builtin_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Result<()> {
     // patchesStrategicMerge
     for (i, p) in k.list("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");

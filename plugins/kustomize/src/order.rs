@@ -146,5 +146,17 @@ pub fn finish(mut r: Res, meta: &[String]) -> Value {
                 .insert("config.kubernetes.io/origin".into(), Value::String(text));
         }
     }
+    if meta.iter().any(|m| m == "transformerAnnotations") && !r.transformations.is_empty() {
+        let mut text = String::new();
+        for (c, k) in &r.transformations {
+            text.push_str(&format!(
+                "- configuredIn: {c}\n  configuredBy:\n    apiVersion: builtin\n    kind: {k}\n"
+            ));
+        }
+        obj_at(&mut r.obj, &["metadata", "annotations"]).insert(
+            "alpha.config.kubernetes.io/transformations".into(),
+            Value::String(text),
+        );
+    }
     r.obj
 }

@@ -119,6 +119,8 @@ pub struct Res {
     pub origin: Origin,
     /// Names of the vars declared against this object.
     pub refvars: Vec<String>,
+    /// Transformers applied: (kustomization path, transformer kind).
+    pub transformations: Vec<(String, String)>,
 }
 
 /// Reads a string at a `/`-free dotted path of keys.
@@ -166,6 +168,7 @@ impl Res {
             behavior: None,
             origin: Origin::default(),
             refvars: Vec::new(),
+            transformations: Vec::new(),
         }
     }
     /// Current identity.

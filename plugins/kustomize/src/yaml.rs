@@ -12,6 +12,9 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// Largest number of nodes one stream may hold after alias expansion.
 pub const MAX_NODES: usize = 1_000_000;
 
+/// Deepest nesting of collections accepted (recursion safety downstream).
+pub const MAX_DEPTH: usize = 512;
+
 fn node_count(v: &Value) -> usize {
     match v {
         Value::Array(a) => 1 + a.iter().map(node_count).sum::<usize>(),
@@ -155,10 +158,18 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceStart(anchor, _) => {
                 self.nodes += 1;
+                if self.stack.len() >= MAX_DEPTH {
+                    self.error = Some(format!("YAML nesting deeper than {MAX_DEPTH} levels"));
+                    return;
+                }
                 self.stack.push(Frame::Seq(Vec::new(), anchor));
             }
             Event::MappingStart(anchor, _) => {
                 self.nodes += 1;
+                if self.stack.len() >= MAX_DEPTH {
+                    self.error = Some(format!("YAML nesting deeper than {MAX_DEPTH} levels"));
+                    return;
+                }
                 self.stack
                     .push(Frame::Map(Map::new(), None, anchor, Vec::new()));
             }
@@ -224,9 +235,20 @@ pub fn parse_stream_with(text: &str, strict: bool) -> Result<Vec<Value>> {
         ..Default::default()
     };
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut b, true)
-        .map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
+    // Drive the parser event by event (its own loader recurses per
+    // nesting level, which a hostile file could use to exhaust the stack).
+    loop {
+        let (ev, mark) = parser
+            .next_token()
+            .map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
+        if matches!(ev, Event::StreamEnd) {
+            break;
+        }
+        b.on_event(ev, mark);
+        if b.error.is_some() {
+            break;
+        }
+    }
     if let Some(e) = b.error {
         return Err(Error::invalid(e));
     }

@@ -31,6 +31,23 @@ fn parent_mut<'a>(doc: &'a mut Value, toks: &[String], path: &str) -> Result<&'a
     Ok(cur)
 }
 
+/// Creates missing intermediate maps for an `add` (as kustomize does).
+fn ensure_parents(doc: &mut Value, toks: &[String]) {
+    let mut cur = doc;
+    for t in &toks[..toks.len().saturating_sub(1)] {
+        cur = match cur {
+            Value::Object(m) => m
+                .entry(t.clone())
+                .or_insert_with(|| Value::Object(serde_json::Map::new())),
+            Value::Array(a) => match t.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(x) => x,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+}
+
 fn get<'a>(doc: &'a Value, path: &str) -> Result<&'a Value> {
     let mut cur = doc;
     for t in tokens(path)? {
@@ -78,6 +95,9 @@ fn add(doc: &mut Value, path: &str, v: Value, replace: bool) -> Result<()> {
         *doc = v;
         return Ok(());
     };
+    if !replace {
+        ensure_parents(doc, &toks);
+    }
     let p = parent_mut(doc, &toks, path)?;
     match p {
         Value::Object(m) => {

@@ -219,6 +219,12 @@ fn merge_map(
                     dest.remove(k);
                 } else {
                     merge_value(dv, pv, kind, path, extra);
+                    // A map emptied by the patch's deletions goes away.
+                    let emptied = dv.as_object().is_some_and(|m| m.is_empty())
+                        && pv.as_object().is_some_and(|p| !p.is_empty());
+                    if emptied {
+                        dest.remove(k);
+                    }
                 }
             }
             _ => {

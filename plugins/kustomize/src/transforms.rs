@@ -443,13 +443,6 @@ fn fix_value(
             let Some(old) = m.get("name").and_then(Value::as_str).map(str::to_string) else {
                 return Ok(());
             };
-            if t.kind == "ServiceAccount"
-                && m.get("kind")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| k != "ServiceAccount")
-            {
-                return Ok(());
-            }
             if m.get("namespace")
                 .is_some_and(|n| n.is_null() || n.as_str() == Some(""))
             {

@@ -372,3 +372,52 @@ pub fn hash(obj: &Value) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[test]
+    fn configmap_hash_matches_kustomize() {
+        // From the corpus: configMapGenerator `TEST='` gives test-m8t7bmb6g2.
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "test"}, "data": {"TEST": "'"}});
+        assert_eq!(hash(&cm), "m8t7bmb6g2");
+    }
+
+    #[rstest]
+    #[case("a<b>&c", "\"a\\u003cb\\u003e\\u0026c\"")]
+    #[case("tab\tnl\n", "\"tab\\tnl\\n\"")]
+    #[case("\u{1}", "\"\\u0001\"")]
+    fn strings_are_escaped_like_go_encoding_json(#[case] s: &str, #[case] want: &str) {
+        let mut out = String::new();
+        go_json(&json!(s), &mut out);
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn base64_wraps_at_70_columns_like_kustomize() {
+        let short = encode_base64(b"admin");
+        assert_eq!(short, "YWRtaW4=");
+        let long = encode_base64(&[b'x'; 60]);
+        assert!(long.ends_with('\n'));
+        assert_eq!(long.lines().next().unwrap().len(), 70);
+    }
+
+    #[rstest]
+    #[case("A=1\nB=two words\n", vec![("A", "1"), ("B", "two words")])]
+    #[case("\u{feff}X=1\r\n# c\n\n   Y=\n", vec![("X", "1"), ("Y", "")])]
+    #[case("K=a=b\n", vec![("K", "a=b")])]
+    fn env_files_parse_like_kustomize(#[case] text: &str, #[case] want: Vec<(&str, &str)>) {
+        let got = parse_env(text, "f.env").unwrap();
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn env_file_with_an_invalid_key_names_the_file() {
+        let e = parse_env("1BAD=x\n", "bad.env").unwrap_err();
+        assert_eq!(e.file.as_deref(), Some("bad.env"));
+    }
+}

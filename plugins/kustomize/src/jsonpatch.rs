@@ -191,3 +191,43 @@ pub fn apply(doc: &mut Value, ops: &Value) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn operations_apply_in_order() {
+        let mut doc = json!({"a": {"b": [1, 2]}, "c": "x"});
+        let ops = json!([
+            {"op": "add", "path": "/a/b/-", "value": 3},
+            {"op": "add", "path": "/a/b/0", "value": 0},
+            {"op": "remove", "path": "/a/b/1"},
+            {"op": "replace", "path": "/c", "value": "y"},
+            {"op": "copy", "from": "/c", "path": "/d"},
+            {"op": "move", "from": "/d", "path": "/e~1f"},
+            {"op": "test", "path": "/c", "value": "y"},
+            {"op": "add", "path": "/new/deep", "value": true}
+        ]);
+        apply(&mut doc, &ops).unwrap();
+        assert_eq!(
+            doc,
+            json!({"a": {"b": [0, 2, 3]}, "c": "y", "e/f": "y", "new": {"deep": true}})
+        );
+    }
+
+    #[test]
+    fn failed_test_and_missing_paths_are_errors() {
+        let mut doc = json!({"a": 1});
+        assert!(apply(&mut doc, &json!([{"op": "test", "path": "/a", "value": 2}])).is_err());
+        assert!(apply(&mut doc, &json!([{"op": "remove", "path": "/zz"}])).is_err());
+        assert!(
+            apply(
+                &mut doc,
+                &json!([{"op": "replace", "path": "/zz", "value": 1}])
+            )
+            .is_err()
+        );
+    }
+}

@@ -138,3 +138,26 @@ pub fn label_match(sel: &str, labels: &Map<String, Value>) -> bool {
         get(req).is_some()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case("app=web", true)]
+    #[case("app==web", true)]
+    #[case("app!=web", false)]
+    #[case("app in (web, api)", true)]
+    #[case("app notin (web)", false)]
+    #[case("tier", true)]
+    #[case("!tier", false)]
+    #[case("!missing", true)]
+    #[case("app=web,tier=front", true)]
+    #[case("app=web,tier=back", false)]
+    fn label_selectors_follow_kubernetes_syntax(#[case] sel: &str, #[case] want: bool) {
+        let labels = json!({"app": "web", "tier": "front"});
+        assert_eq!(label_match(sel, labels.as_object().unwrap()), want);
+    }
+}

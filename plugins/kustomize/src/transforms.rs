@@ -486,3 +486,47 @@ fn fix_value(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn img(name: &str, new_name: Option<&str>, tag: Option<&str>, digest: Option<&str>) -> Image {
+        Image {
+            name: name.into(),
+            new_name: new_name.map(Into::into),
+            new_tag: tag.map(Into::into),
+            digest: digest.map(Into::into),
+        }
+    }
+
+    #[rstest]
+    #[case("nginx", img("nginx", None, Some("1.2"), None), Some("nginx:1.2"))]
+    #[case(
+        "nginx:1.0",
+        img("nginx", Some("mirror/nginx"), None, None),
+        Some("mirror/nginx:1.0")
+    )]
+    #[case(
+        "nginx:1.0",
+        img("nginx", None, None, Some("sha256:ab")),
+        Some("nginx@sha256:ab")
+    )]
+    #[case(
+        "reg:5000/a/b:1",
+        img("reg:5000/a/b", None, Some("2"), None),
+        Some("reg:5000/a/b:2")
+    )]
+    #[case("reg:5000/a/b", img("reg", None, Some("2"), None), None)]
+    #[case("b@sha256:aa", img("b", Some("c"), None, None), Some("c@sha256:aa"))]
+    #[case("b:1@sha256:aa", img("b", None, Some("2"), None), Some("b:2"))]
+    #[case("nginxx", img("nginx", None, Some("1"), None), None)]
+    fn images_are_matched_by_name_and_rewritten(
+        #[case] image: &str,
+        #[case] rule: Image,
+        #[case] want: Option<&str>,
+    ) {
+        assert_eq!(update_image(image, &[rule]).as_deref(), want);
+    }
+}

@@ -434,3 +434,62 @@ pub fn emit_stream(objs: &[Value]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case("yes", json!("yes"))]
+    #[case("on", json!("on"))]
+    #[case("true", json!(true))]
+    #[case("False", json!(false))]
+    #[case("~", json!(null))]
+    #[case("", json!(null))]
+    #[case("010", json!(10))]
+    #[case("0o10", json!(8))]
+    #[case("0x1F", json!(31))]
+    #[case("-12", json!(-12))]
+    #[case("1.5", json!(1.5))]
+    #[case("1e3", json!(1000.0))]
+    #[case("2020-01-01", json!("2020-01-01"))]
+    #[case("1.2.3", json!("1.2.3"))]
+    #[case(".5", json!(0.5))]
+    fn plain_scalars_resolve_with_the_yaml_1_2_core_schema(
+        #[case] text: &str,
+        #[case] want: Value,
+    ) {
+        assert_eq!(resolve_plain(text), want);
+    }
+
+    #[rstest]
+    #[case(json!({"a": "yes", "b": "010", "c": "1.0", "d": "true", "e": ""}))]
+    #[case(json!({"multi": "line one\nline two\n", "keep": "a\n\n\n", "strip": "x\ny"}))]
+    #[case(json!({"lead": " space", "colon": "a: b", "hash": "a #b", "dash": "- x", "star": "*x"}))]
+    #[case(json!({"list": [1, "1", [], {}, {"k": [ {"a": 1}, [2, 3] ]}], "null": null}))]
+    #[case(json!({"weird key: x": 1, "": 2, "tab\there": "\u{1}ctl"}))]
+    fn emitted_yaml_reads_back_as_the_same_data(#[case] v: Value) {
+        let text = emit(&v);
+        assert_eq!(parse_one(&text).unwrap(), v, "{text}");
+    }
+
+    #[test]
+    fn later_duplicate_keys_win_only_when_not_strict() {
+        let text = "a: 1\na: 2\n";
+        assert_eq!(parse_stream_with(text, false).unwrap()[0], json!({"a": 2}));
+        assert!(parse_stream(text).is_err());
+    }
+
+    #[test]
+    fn merge_keys_are_expanded() {
+        let v = parse_one("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n").unwrap();
+        assert_eq!(v["d"], json!({"x": 1, "y": 3}));
+    }
+
+    #[test]
+    fn empty_documents_are_dropped() {
+        assert_eq!(parse_stream("---\n---\na: 1\n---\n").unwrap().len(), 1);
+    }
+}

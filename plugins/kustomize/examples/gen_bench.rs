@@ -128,11 +128,17 @@ fn main() {
     }
     base.push_str("configMapGenerator:\n");
     for i in 0..apps {
-        let _ = writeln!(base, "- name: app{i}-config\n  literals:\n  - APP=app{i}\n  - LOG_LEVEL=info");
+        let _ = writeln!(
+            base,
+            "- name: app{i}-config\n  literals:\n  - APP=app{i}\n  - LOG_LEVEL=info"
+        );
     }
     base.push_str("secretGenerator:\n");
     for i in 0..apps {
-        let _ = writeln!(base, "- name: app{i}-secret\n  literals:\n  - password=pw{i}");
+        let _ = writeln!(
+            base,
+            "- name: app{i}-secret\n  literals:\n  - password=pw{i}"
+        );
     }
     write(root, "base/kustomization.yaml", &base);
     // Level 1: staging.
@@ -152,7 +158,10 @@ fn main() {
     }
     staging.push_str("configMapGenerator:\n");
     for i in (0..apps).step_by(10) {
-        let _ = writeln!(staging, "- name: app{i}-config\n  behavior: merge\n  literals:\n  - LOG_LEVEL=debug");
+        let _ = writeln!(
+            staging,
+            "- name: app{i}-config\n  behavior: merge\n  literals:\n  - LOG_LEVEL=debug"
+        );
     }
     write(root, "staging/kustomization.yaml", &staging);
     // Level 2: prod.
@@ -179,5 +188,11 @@ fn main() {
             "{K}resources:\n- ../prod\nnamePrefix: eu-\nlabels:\n- pairs:\n    region: eu\nconfigMapGenerator:\n- name: region\n  literals:\n  - REGION=eu-west-1\n"
         ),
     );
-    eprintln!("wrote {} apps ({} resources + {} generated) under {}", apps, apps * 5, apps * 2 + 1, root.display());
+    eprintln!(
+        "wrote {} apps ({} resources + {} generated) under {}",
+        apps,
+        apps * 5,
+        apps * 2 + 1,
+        root.display()
+    );
 }

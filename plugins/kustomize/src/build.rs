@@ -13,6 +13,7 @@ use crate::transforms::{self, Image};
 use crate::vars::Var;
 use crate::{jsonpatch, order, replacements, smp, yaml};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// How output objects are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +76,17 @@ const FIELDS: &[&str] = &[
     "helmChartInflationGenerator",
 ];
 
+fn id_key(id: &crate::resource::Id) -> String {
+    format!(
+        "{}|{}|{}|{}|{}",
+        id.group,
+        id.version,
+        id.kind,
+        id.name,
+        id.effective_ns()
+    )
+}
+
 /// A loaded kustomization file.
 pub(crate) struct Kust {
     dir: String,
@@ -115,6 +127,10 @@ impl Kust {
 
 /// Accumulated state of one kustomization.
 pub(crate) struct Acc {
+    /// Current ids, for conflict checks while appending.
+    index: Option<HashSet<String>>,
+    /// Objects by (kind, name) over current and previous ids.
+    any_index: Option<HashMap<(String, String), Vec<usize>>>,
     res: Vec<Res>,
     cfg: Config,
     vars: Vec<Var>,
@@ -124,6 +140,8 @@ pub(crate) struct Acc {
 impl Acc {
     fn new() -> Self {
         Self {
+            index: None,
+            any_index: None,
             res: Vec::new(),
             cfg: Config::builtin(),
             vars: Vec::new(),
@@ -132,7 +150,10 @@ impl Acc {
     }
     fn append(&mut self, r: Res) -> Result<()> {
         let id = r.id();
-        if self.res.iter().any(|x| x.id().same(&id)) {
+        let index = self
+            .index
+            .get_or_insert_with(|| self.res.iter().map(|x| id_key(&x.id())).collect());
+        if !index.insert(id_key(&id)) {
             return Err(Error::invalid(format!(
                 "may not add resource with an already registered id: {}",
                 id.display()
@@ -140,6 +161,11 @@ impl Acc {
         }
         self.res.push(r);
         Ok(())
+    }
+    /// Objects may have been renamed: drop the lookup indexes.
+    fn invalidate(&mut self) {
+        self.index = None;
+        self.any_index = None;
     }
     /// Binds a kustomization's own vars to the objects they name (now,
     /// before outer prefixes make names ambiguous), then merges them.
@@ -175,10 +201,35 @@ impl Acc {
     }
     /// Adds generated objects, merging or replacing per their behavior.
     fn absorb(&mut self, mut r: Res) -> Result<()> {
+        self.index = None;
         let id = r.id();
-        let matches: Vec<usize> = (0..self.res.len())
+        let res = &self.res;
+        let any_index = self.any_index.get_or_insert_with(|| {
+            let mut m: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            for (i, x) in res.iter().enumerate() {
+                for xid in x.all_ids() {
+                    m.entry((xid.kind, xid.name)).or_default().push(i);
+                }
+            }
+            m
+        });
+        let mut matches: Vec<usize> = any_index
+            .get(&(id.kind.clone(), id.name.clone()))
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|&i| self.res[i].all_ids().iter().any(|x| x.same(&id)))
             .collect();
+        matches.sort_unstable();
+        matches.dedup();
+        let pos = if matches.len() == 1 {
+            matches[0]
+        } else {
+            self.res.len()
+        };
+        for xid in r.all_ids() {
+            any_index.entry((xid.kind, xid.name)).or_default().push(pos);
+        }
         let behavior = r.behavior.clone().unwrap_or_else(|| "create".into());
         match matches.len() {
             0 => {
@@ -774,6 +825,7 @@ pub(crate) fn str_map(v: Option<&Value>) -> Map<String, Value> {
 }
 
 pub(crate) fn run_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Result<()> {
+    acc.invalidate();
     run_builtin_transformers(ctx, k, acc)?;
     // Record what ran, for buildMetadata transformerAnnotations.
     let configured_in = rel_to_top(ctx, &k.file);
@@ -1046,6 +1098,7 @@ impl Acc {
         self.absorb(r)
     }
     pub(crate) fn resources_mut(&mut self) -> &mut Vec<Res> {
+        self.invalidate();
         &mut self.res
     }
     pub(crate) fn into_resources(self) -> Vec<Res> {

@@ -272,6 +272,7 @@ struct Target<'a> {
 
 fn select_referral(
     all: &[Res],
+    ids: &[Id],
     cands: &[usize],
     referrer: usize,
     old: &str,
@@ -279,7 +280,7 @@ fn select_referral(
     role_kind: Option<&str>,
     with_ns: bool,
 ) -> Result<Option<usize>> {
-    let refid = all[referrer].id();
+    let refid = &ids[referrer];
     let mut c: Vec<usize> = cands
         .iter()
         .copied()
@@ -295,7 +296,7 @@ fn select_referral(
             if is_cluster_scoped(&refid.group, &refid.kind) {
                 return true;
             }
-            let cid = all[i].id();
+            let cid = &ids[i];
             is_cluster_scoped(&cid.group, &cid.kind)
                 || cid.kind == "ServiceAccount"
                 || cid.effective_ns() == refid.effective_ns()
@@ -341,10 +342,10 @@ fn select_referral(
             {
                 Ok(Some(c[0]))
             } else {
-                let ids: Vec<String> = c.iter().map(|&i| all[i].id().display()).collect();
+                let shown: Vec<String> = c.iter().map(|&i| ids[i].display()).collect();
                 Err(Error::invalid(format!(
                     "found multiple possible referrals: {} for {} referring to {old:?}",
-                    ids.join(", "),
+                    shown.join(", "),
                     refid.display()
                 )))
             }
@@ -355,8 +356,17 @@ fn select_referral(
 /// Rewrites references to renamed objects (after prefixes, suffixes,
 /// hashes and namespace changes), kustomize's name-reference transformer.
 pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
+    // Name references never rename objects, so ids are computed once.
+    let ids: Vec<Id> = all.iter().map(Res::id).collect();
     for ri in 0..all.len() {
-        let rid = all[ri].id();
+        let rid = ids[ri].clone();
+        let relevant = cfg
+            .name_reference
+            .iter()
+            .any(|nr| nr.specs.iter().any(|fs| fs.matches(&rid)));
+        if !relevant {
+            continue;
+        }
         // Objects this one may refer to.
         let rb_ns: Vec<String> =
             if matches!(rid.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
@@ -380,7 +390,7 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
                 if is_cluster_scoped(&rid.group, &rid.kind) {
                     return true;
                 }
-                let id = all[j].id();
+                let id = &ids[j];
                 is_cluster_scoped(&id.group, &id.kind)
                     || id.effective_ns() == rid.effective_ns()
                     || rb_ns.iter().any(|n| n == id.effective_ns())
@@ -410,7 +420,7 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
                 let mut obj = all[ri].obj.clone();
                 let snapshot: &[Res] = all;
                 let res = walk(&mut obj, &fs.path, false, &mut |v| {
-                    fix_value(v, snapshot, &cands, ri, &t, role_kind.as_deref())
+                    fix_value(v, snapshot, &ids, &cands, ri, &t, role_kind.as_deref())
                 });
                 all[ri].obj = obj;
                 res?;
@@ -423,6 +433,7 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
 fn fix_value(
     v: &mut Value,
     all: &[Res],
+    ids: &[Id],
     cands: &[usize],
     ri: usize,
     t: &Target<'_>,
@@ -430,13 +441,13 @@ fn fix_value(
 ) -> Result<()> {
     match v {
         Value::String(s) => {
-            if let Some(j) = select_referral(all, cands, ri, s, t, rk, false)? {
+            if let Some(j) = select_referral(all, ids, cands, ri, s, t, rk, false)? {
                 *s = all[j].name().to_string();
             }
         }
         Value::Array(a) => {
             for x in a {
-                fix_value(x, all, cands, ri, t, rk)?;
+                fix_value(x, all, ids, cands, ri, t, rk)?;
             }
         }
         Value::Object(m) => {
@@ -448,7 +459,7 @@ fn fix_value(
             {
                 return Err(Error::invalid(format!(
                     "Invalid Input: namespace is blank for resource {}",
-                    all[ri].id().display()
+                    ids[ri].display()
                 )));
             }
             let ns = m
@@ -474,7 +485,7 @@ fn fix_value(
                     })
                     .collect(),
             };
-            if let Some(j) = select_referral(all, &filtered, ri, &old, t, rk, true)? {
+            if let Some(j) = select_referral(all, ids, &filtered, ri, &old, t, rk, true)? {
                 let (name, rns) = (all[j].name().to_string(), all[j].namespace().to_string());
                 m.insert("name".into(), Value::String(name));
                 if !rns.is_empty() {

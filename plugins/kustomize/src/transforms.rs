@@ -270,6 +270,7 @@ struct Target<'a> {
     kind: &'a str,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn select_referral(
     all: &[Res],
     ids: &[Id],

@@ -1,4 +1,4 @@
-//! `kbuild DIR [--load-restrictor=LoadRestrictionsNone] [--reorder=legacy|none]`:
+//! `kbuild DIR [--load-restrictor=LoadRestrictionsNone] [--reorder=legacy|none] [--flux] [--flux-spec=JSON]`:
 //! builds a kustomization and prints the YAML stream.
 
 use gyre_kustomize::{Options, Reorder, build};
@@ -10,6 +10,20 @@ fn main() {
     for a in std::env::args().skip(1) {
         if let Some(v) = a.strip_prefix("--load-restrictor=") {
             opts.load_restrictor_none = v == "LoadRestrictionsNone";
+        } else if a == "--flux" {
+            // kustomize-controller defaults: no load restriction, generated
+            // kustomization for plain directories.
+            opts.load_restrictor_none = true;
+            opts.generate_kustomization = true;
+        } else if let Some(v) = a.strip_prefix("--flux-spec=") {
+            let spec: serde_json::Value = serde_json::from_str(v).unwrap_or_else(|e| {
+                eprintln!("Error: --flux-spec is not JSON: {e}");
+                std::process::exit(2);
+            });
+            opts.flux = gyre_kustomize::flux::FluxSpec::from_json(&spec).unwrap_or_else(|e| {
+                eprintln!("Error: {e}");
+                std::process::exit(2);
+            });
         } else if let Some(v) = a.strip_prefix("--reorder=") {
             opts.reorder = if v == "none" {
                 Reorder::None

@@ -35,6 +35,12 @@ pub struct Options {
     pub load_restrictor_none: bool,
     /// `--reorder`.
     pub reorder: Reorder,
+    /// Flux behaviour: when the directory has no kustomization file, build
+    /// one listing every YAML manifest below it (sub-directories holding a
+    /// kustomization are listed as a whole), as kustomize-controller does.
+    pub generate_kustomization: bool,
+    /// Flux Kustomization spec fields applied to the top kustomization.
+    pub flux: crate::flux::FluxSpec,
 }
 
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -1050,7 +1056,12 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
     if !fs.is_dir(&dir)? {
         return Err(Error::not_found(format!("'{dir}' is not a directory")));
     }
-    let k = load_kust(&ctx, &dir)?;
+    let mut k = if opts.generate_kustomization && !has_kustomization(&fs, &dir)? {
+        generated_kust(&fs, &dir)?
+    } else {
+        load_kust(&ctx, &dir)?
+    };
+    opts.flux.apply_to(&mut k.doc)?;
     let mut acc = Acc::new();
     ctx.stack.push(fs.canonical(&dir)?);
     accumulate_target(&mut ctx, &k, &mut acc)?;
@@ -1076,8 +1087,73 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
     Ok(acc
         .res
         .into_iter()
-        .map(|r| crate::order::finish(r, &meta))
+        .map(|r| {
+            let mut o = crate::order::finish(r, &meta);
+            opts.flux.common_metadata(&mut o);
+            o
+        })
         .collect())
+}
+
+fn has_kustomization(fs: &Fs, dir: &str) -> Result<bool> {
+    for f in KUSTOMIZATION_FILES {
+        let rel = fsys::join_rel(dir, f)?;
+        if fs.exists(&rel)? && !fs.is_dir(&rel)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The kustomization kustomize-controller generates for a plain directory.
+fn generated_kust(fs: &Fs, dir: &str) -> Result<Kust> {
+    fn scan(fs: &Fs, base: &str, rel: &str, out: &mut Vec<Value>, depth: usize) -> Result<()> {
+        if depth > 64 {
+            return Err(Error::invalid(format!(
+                "directory tree below '{base}' is too deep"
+            )));
+        }
+        let here = if rel.is_empty() {
+            base.to_string()
+        } else {
+            fsys::join_rel(base, rel)?
+        };
+        for (name, is_dir) in fs.list(&here)? {
+            let child = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let full = fsys::join_rel(base, &child)?;
+            if is_dir {
+                if has_kustomization(fs, &full)? {
+                    out.push(Value::String(format!("./{child}")));
+                } else {
+                    scan(fs, base, &child, out, depth + 1)?;
+                }
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                let text = fs.read_string(&full)?;
+                parse_objects(&text)
+                    .map_err(|e| e.in_file(&full).at("failed to decode Kubernetes YAML"))?;
+                out.push(Value::String(format!("./{child}")));
+            }
+        }
+        Ok(())
+    }
+    let mut resources = Vec::new();
+    scan(fs, dir, "", &mut resources, 0)?;
+    let mut doc = Map::new();
+    doc.insert(
+        "apiVersion".into(),
+        "kustomize.config.k8s.io/v1beta1".into(),
+    );
+    doc.insert("kind".into(), "Kustomization".into());
+    doc.insert("resources".into(), Value::Array(resources));
+    Ok(Kust {
+        dir: dir.to_string(),
+        file: fsys::join_rel(dir, "kustomization.yaml")?,
+        doc,
+    })
 }
 
 pub(crate) use self::Acc as Accumulator;

@@ -112,6 +112,31 @@ impl Fs {
         Ok(if s.is_empty() { ".".into() } else { s })
     }
 
+    /// Entries of a directory, sorted by name: (name, is_dir). Entries
+    /// resolving outside the root are refused.
+    pub fn list(&self, rel: &str) -> Result<Vec<(String, bool)>> {
+        let p = self
+            .resolve(rel)?
+            .ok_or_else(|| Error::not_found(format!("{rel}: no such directory")))?;
+        let rd = std::fs::read_dir(&p).map_err(|e| Error::not_found(format!("{rel}: {e}")))?;
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| Error::invalid(format!("{rel}: {e}")))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let child = if rel == "." {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let resolved = self
+                .resolve(&child)?
+                .ok_or_else(|| Error::not_found(format!("{child}: dangling link")))?;
+            out.push((name, resolved.is_dir()));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Reads a file, refusing files over [`MAX_FILE_SIZE`].
     pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
         let p = self

@@ -27,21 +27,39 @@ fn to_plugin_error(e: crate::Error) -> PluginError {
     }
 }
 
+/// Reads the plugin configuration: a Flux `Kustomization.spec`-shaped JSON
+/// object plus renderer switches. Defaults follow kustomize-controller:
+/// files may be loaded from anywhere inside the artifact (LoadRestrictionsNone)
+/// and a directory without a kustomization file gets a generated one.
+fn options(config: &str) -> Result<Options, PluginError> {
+    let mut opts = Options {
+        load_restrictor_none: true,
+        generate_kustomization: true,
+        ..Options::default()
+    };
+    if config.trim().is_empty() {
+        return Ok(opts);
+    }
+    let cfg: serde_json::Value = serde_json::from_str(config)
+        .map_err(|e| PluginError::InvalidConfig(format!("config is not JSON: {e}")))?;
+    if let Some(r) = cfg.get("loadRestrictor").and_then(|v| v.as_str()) {
+        opts.load_restrictor_none = r == "LoadRestrictionsNone";
+    }
+    if let Some(g) = cfg.get("generateKustomization").and_then(|v| v.as_bool()) {
+        opts.generate_kustomization = g;
+    }
+    match cfg.get("reorder").and_then(|v| v.as_str()) {
+        Some("none") => opts.reorder = Reorder::None,
+        Some("legacy") => opts.reorder = Reorder::Legacy,
+        _ => {}
+    }
+    opts.flux = FluxSpec::from_json(&cfg).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+    Ok(opts)
+}
+
 impl Guest for Component {
     fn render(request: RenderRequest) -> Result<RenderOutput, PluginError> {
-        let mut opts = Options::default();
-        if !request.config.trim().is_empty() {
-            let cfg: serde_json::Value = serde_json::from_str(&request.config)
-                .map_err(|e| PluginError::InvalidConfig(format!("config is not JSON: {e}")))?;
-            if cfg.get("loadRestrictor").and_then(|v| v.as_str()) == Some("LoadRestrictionsNone") {
-                opts.load_restrictor_none = true;
-            }
-            match cfg.get("reorder").and_then(|v| v.as_str()) {
-                Some("none") => opts.reorder = Reorder::None,
-                Some("legacy") => opts.reorder = Reorder::Legacy,
-                _ => {}
-            }
-        }
+        let opts = options(&request.config)?;
         let objs =
             build(std::path::Path::new("/src"), &request.path, &opts).map_err(to_plugin_error)?;
         let objects = objs.iter().map(|o| o.to_string()).collect();

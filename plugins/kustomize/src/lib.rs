@@ -6,6 +6,7 @@ mod build;
 pub mod error;
 mod fieldpath;
 mod fieldspec;
+pub mod flux;
 pub mod fsys;
 mod generators;
 mod jsonpatch;

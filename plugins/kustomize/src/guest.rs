@@ -1,5 +1,6 @@
 //! The Wasm component: the `renderer` world, with the artifact tree at `/src`.
 
+use crate::flux::FluxSpec;
 use crate::{ErrorKind, Options, Reorder, build};
 use exports::gyre::plugin::render::{Guest, RenderOutput, RenderRequest};
 use gyre::plugin::types::{InputError, Location, PluginError};

@@ -6,6 +6,22 @@ use std::path::{Component, Path, PathBuf};
 /// Largest file the renderer reads (bytes). Larger files are refused.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
+/// Canonical form of an existing path. Natively this resolves symlinks so
+/// escapes can be detected. WASI has no `realpath`: there the path is only
+/// normalised lexically (callers already removed `..`) and checked to exist,
+/// and the host's preopened directory refuses any symlink leading out.
+fn canonicalize(p: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(not(target_os = "wasi"))]
+    {
+        p.canonicalize()
+    }
+    #[cfg(target_os = "wasi")]
+    {
+        std::fs::metadata(p)?;
+        Ok(p.components().collect())
+    }
+}
+
 /// File access below one root directory.
 #[derive(Debug, Clone)]
 pub struct Fs {
@@ -65,8 +81,7 @@ impl Fs {
     /// # Errors
     /// Fails if the root cannot be canonicalized.
     pub fn new(root: &Path) -> Result<Self> {
-        let root = root
-            .canonicalize()
+        let root = canonicalize(root)
             .map_err(|e| Error::not_found(format!("artifact root {}: {e}", root.display())))?;
         Ok(Self { root })
     }
@@ -78,7 +93,7 @@ impl Fs {
         } else {
             self.root.join(rel)
         };
-        match p.canonicalize() {
+        match canonicalize(&p) {
             Ok(c) => {
                 if c.starts_with(&self.root) {
                     Ok(Some(c))

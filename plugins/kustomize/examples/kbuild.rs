@@ -1,7 +1,7 @@
 //! `kbuild DIR [--load-restrictor=LoadRestrictionsNone] [--reorder=legacy|none] [--flux] [--flux-spec=JSON]`:
 //! builds a kustomization and prints the YAML stream.
 
-use gyre_kustomize::{Options, Reorder, build};
+use gyre_kustomize::{Options, Reorder, build_with_warnings};
 use std::path::Path;
 
 fn main() {
@@ -55,8 +55,13 @@ fn main() {
             std::process::exit(1);
         });
     let rel = if rel.is_empty() { ".".to_string() } else { rel };
-    match build(&root, &rel, &opts) {
-        Ok(objs) => print!("{}", gyre_kustomize::yaml::emit_stream(&objs)),
+    match build_with_warnings(&root, &rel, &opts) {
+        Ok((objs, warnings)) => {
+            for w in warnings {
+                eprintln!("# Warning: {w}");
+            }
+            print!("{}", gyre_kustomize::yaml::emit_stream(&objs));
+        }
         Err(e) => {
             eprintln!("Error: {e}");
             std::process::exit(1);

@@ -317,6 +317,7 @@ pub(crate) struct Ctx<'a> {
     opts: &'a Options,
     stack: Vec<String>,
     top: String,
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 fn is_remote(p: &str) -> bool {
@@ -370,6 +371,22 @@ fn load_kust(ctx: &Ctx<'_>, dir: &str) -> Result<Kust> {
             );
         };
         doc.insert((*canon).to_string(), v);
+    }
+    for (f, instead) in [
+        ("commonLabels", "labels"),
+        ("patchesStrategicMerge", "patches"),
+        ("patchesJson6902", "patches"),
+        ("bases", "resources"),
+        ("vars", "replacements"),
+        ("imageTags", "images"),
+    ] {
+        if doc.get(f).is_some_and(|v| !v.is_null()) {
+            let w = format!("{file}: '{f}' is deprecated. Please use '{instead}' instead.");
+            let mut ws = ctx.warnings.borrow_mut();
+            if !ws.contains(&w) {
+                ws.push(w);
+            }
+        }
     }
     // Legacy spellings.
     if let Some(Value::Array(b)) = doc.remove("bases") {
@@ -1045,6 +1062,19 @@ fn run_builtin_transformers(ctx: &mut Ctx<'_>, k: &Kust, acc: &mut Acc) -> Resul
 /// # Errors
 /// Any failure, naming the kustomization file and field at fault.
 pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Value>> {
+    build_with_warnings(root, dir, opts).map(|(objs, _)| objs)
+}
+
+/// Like [`build`], also returning warnings (deprecated fields) in the
+/// order met.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with_warnings(
+    root: &std::path::Path,
+    dir: &str,
+    opts: &Options,
+) -> Result<(Vec<Value>, Vec<String>)> {
     let fs = Fs::new(root)?;
     let dir = fsys::join_rel(".", dir)?;
     let mut ctx = Ctx {
@@ -1052,6 +1082,7 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
         opts,
         stack: Vec::new(),
         top: dir.clone(),
+        warnings: Default::default(),
     };
     if !fs.is_dir(&dir)? {
         return Err(Error::not_found(format!("'{dir}' is not a directory")));
@@ -1084,7 +1115,7 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
     crate::vars::resolve(&mut acc.res, &acc.vars, &acc.cfg.var_reference)?;
     order::apply(&mut acc.res, k.get("sortOptions"), opts.reorder)?;
     let meta: Vec<String> = k.strings("buildMetadata")?;
-    Ok(acc
+    let objs = acc
         .res
         .into_iter()
         .map(|r| {
@@ -1092,7 +1123,8 @@ pub fn build(root: &std::path::Path, dir: &str, opts: &Options) -> Result<Vec<Va
             opts.flux.common_metadata(&mut o);
             o
         })
-        .collect())
+        .collect();
+    Ok((objs, ctx.warnings.take()))
 }
 
 fn has_kustomization(fs: &Fs, dir: &str) -> Result<bool> {

@@ -1,7 +1,7 @@
 //! The Wasm component: the `renderer` world, with the artifact tree at `/src`.
 
 use crate::flux::FluxSpec;
-use crate::{ErrorKind, Options, Reorder, build};
+use crate::{ErrorKind, Options, Reorder, build_with_warnings};
 use exports::gyre::plugin::render::{Guest, RenderOutput, RenderRequest};
 use gyre::plugin::types::{InputError, Location, PluginError};
 
@@ -61,13 +61,11 @@ fn options(config: &str) -> Result<Options, PluginError> {
 impl Guest for Component {
     fn render(request: RenderRequest) -> Result<RenderOutput, PluginError> {
         let opts = options(&request.config)?;
-        let objs =
-            build(std::path::Path::new("/src"), &request.path, &opts).map_err(to_plugin_error)?;
+        let (objs, warnings) =
+            build_with_warnings(std::path::Path::new("/src"), &request.path, &opts)
+                .map_err(to_plugin_error)?;
         let objects = objs.iter().map(|o| o.to_string()).collect();
-        Ok(RenderOutput {
-            objects,
-            warnings: Vec::new(),
-        })
+        Ok(RenderOutput { objects, warnings })
     }
 }
 

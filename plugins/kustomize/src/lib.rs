@@ -27,5 +27,5 @@ pub mod yaml;
 #[allow(unsafe_code, missing_docs)]
 mod guest;
 
-pub use build::{Options, Reorder, build};
+pub use build::{Options, Reorder, build, build_with_warnings};
 pub use error::{Error, ErrorKind, Result};

@@ -25,10 +25,14 @@ impl GenOptions {
     /// Parses an options object.
     pub fn parse(v: Option<&Value>) -> Self {
         let Some(v) = v else { return Self::default() };
-        let map = |k: &str| {
+        let map = |k: &str| -> Map<String, Value> {
             v.get(k)
                 .and_then(Value::as_object)
-                .cloned()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, x)| (k.clone(), Value::String(crate::fieldpath::scalar_text(x))))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         Self {

@@ -18,7 +18,10 @@ pub struct Selector {
 }
 
 fn anchored(s: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{s})$")).ok()
+    // An invalid pattern matches itself literally rather than everything.
+    Regex::new(&format!("^(?:{s})$"))
+        .or_else(|_| Regex::new(&format!("^{}$", regex::escape(s))))
+        .ok()
 }
 
 impl Selector {

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::fieldspec::{Config, FieldSpec, walk};
 use crate::resource::{Id, Res, is_cluster_scoped};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// Sets the namespace of every namespaced object.
 pub fn namespace(res: &mut [Res], ns: &str, cfg: &Config) -> Result<()> {
@@ -232,7 +233,7 @@ pub fn images(res: &mut [Res], images: &[Image], specs: &[FieldSpec]) -> Result<
 /// Sets replica counts of objects named `name`.
 pub fn replicas(res: &mut [Res], name: &str, count: &Value, specs: &[FieldSpec]) -> Result<()> {
     for r in res.iter_mut() {
-        if !r.all_ids().iter().any(|i| i.name == name) {
+        if r.name() != name && !r.prev.iter().any(|i| i.name == name) {
             continue;
         }
         let id = r.id();
@@ -270,22 +271,34 @@ struct Target<'a> {
     kind: &'a str,
 }
 
+/// Lookups shared by the name-reference pass.
+struct Index<'a> {
+    ids: &'a [Id],
+    /// Objects by previous name.
+    by_prev: &'a HashMap<String, Vec<usize>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn select_referral(
     all: &[Res],
-    ids: &[Id],
-    cands: &[usize],
+    ix: &Index<'_>,
+    mask: &[bool],
     referrer: usize,
     old: &str,
     t: &Target<'_>,
     role_kind: Option<&str>,
     with_ns: bool,
 ) -> Result<Option<usize>> {
+    let ids = ix.ids;
     let refid = &ids[referrer];
-    let mut c: Vec<usize> = cands
+    let mut c: Vec<usize> = ix
+        .by_prev
+        .get(old)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
         .iter()
         .copied()
-        .filter(|&i| all[i].prev.iter().any(|p| p.name == old))
+        .filter(|&i| mask[i])
         .filter(|&i| {
             all[i]
                 .prev
@@ -359,6 +372,19 @@ fn select_referral(
 pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
     // Name references never rename objects, so ids are computed once.
     let ids: Vec<Id> = all.iter().map(Res::id).collect();
+    let mut by_prev: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in all.iter().enumerate() {
+        for p in &r.prev {
+            let v = by_prev.entry(p.name.clone()).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let ix = Index {
+        ids: &ids,
+        by_prev: &by_prev,
+    };
     for ri in 0..all.len() {
         let rid = ids[ri].clone();
         let relevant = cfg
@@ -386,8 +412,8 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
             } else {
                 Vec::new()
             };
-        let cands: Vec<usize> = (0..all.len())
-            .filter(|&j| {
+        let mask: Vec<bool> = (0..all.len())
+            .map(|j| {
                 if is_cluster_scoped(&rid.group, &rid.kind) {
                     return true;
                 }
@@ -421,7 +447,7 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
                 let mut obj = all[ri].obj.clone();
                 let snapshot: &[Res] = all;
                 let res = walk(&mut obj, &fs.path, false, &mut |v| {
-                    fix_value(v, snapshot, &ids, &cands, ri, &t, role_kind.as_deref())
+                    fix_value(v, snapshot, &ix, &mask, ri, &t, role_kind.as_deref())
                 });
                 all[ri].obj = obj;
                 res?;
@@ -434,21 +460,21 @@ pub fn fix_name_refs(all: &mut [Res], cfg: &Config) -> Result<()> {
 fn fix_value(
     v: &mut Value,
     all: &[Res],
-    ids: &[Id],
-    cands: &[usize],
+    ix: &Index<'_>,
+    mask: &[bool],
     ri: usize,
     t: &Target<'_>,
     rk: Option<&str>,
 ) -> Result<()> {
     match v {
         Value::String(s) => {
-            if let Some(j) = select_referral(all, ids, cands, ri, s, t, rk, false)? {
+            if let Some(j) = select_referral(all, ix, mask, ri, s, t, rk, false)? {
                 *s = all[j].name().to_string();
             }
         }
         Value::Array(a) => {
             for x in a {
-                fix_value(x, all, ids, cands, ri, t, rk)?;
+                fix_value(x, all, ix, mask, ri, t, rk)?;
             }
         }
         Value::Object(m) => {
@@ -460,19 +486,20 @@ fn fix_value(
             {
                 return Err(Error::invalid(format!(
                     "Invalid Input: namespace is blank for resource {}",
-                    ids[ri].display()
+                    ix.ids[ri].display()
                 )));
             }
             let ns = m
                 .get("namespace")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let filtered: Vec<usize> = match &ns {
-                None => cands.to_vec(),
-                Some(ns) => cands
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
+            let filtered: Vec<bool> = match &ns {
+                None => mask.to_vec(),
+                Some(ns) => (0..all.len())
+                    .map(|i| {
+                        if !mask[i] {
+                            return false;
+                        }
                         let eff = |n: &str| {
                             if n.is_empty() {
                                 "default".to_string()
@@ -486,7 +513,7 @@ fn fix_value(
                     })
                     .collect(),
             };
-            if let Some(j) = select_referral(all, ids, &filtered, ri, &old, t, rk, true)? {
+            if let Some(j) = select_referral(all, ix, &filtered, ri, &old, t, rk, true)? {
                 let (name, rns) = (all[j].name().to_string(), all[j].namespace().to_string());
                 m.insert("name".into(), Value::String(name));
                 if !rns.is_empty() {

@@ -84,7 +84,9 @@ pub enum PolicyError {
     #[error("invalid image policy: {0}")]
     InvalidConfig(String),
     /// A numerical policy met a tag that is not a number.
-    #[error("tag {tag:?} is not a number (numerical policy); add filterTags to select numeric tags")]
+    #[error(
+        "tag {tag:?} is not a number (numerical policy); add filterTags to select numeric tags"
+    )]
     NotNumeric {
         /// The offending value.
         tag: String,
@@ -136,7 +138,10 @@ impl PolicyConfig {
 /// Applies `filterTags`: keeps matching tags and maps the compared value to
 /// the original tag. As in Flux, when two tags extract to the same value the
 /// later one wins.
-fn filter(tags: &[String], filter: Option<&FilterTags>) -> Result<BTreeMap<String, String>, PolicyError> {
+fn filter(
+    tags: &[String],
+    filter: Option<&FilterTags>,
+) -> Result<BTreeMap<String, String>, PolicyError> {
     let Some(f) = filter.filter(|f| !f.pattern.is_empty()) else {
         return Ok(tags.iter().map(|t| (t.clone(), t.clone())).collect());
     };
@@ -144,7 +149,9 @@ fn filter(tags: &[String], filter: Option<&FilterTags>) -> Result<BTreeMap<Strin
         .map_err(|e| PolicyError::InvalidConfig(format!("filterTags.pattern: {e}")))?;
     let mut out = BTreeMap::new();
     for tag in tags {
-        let Some(caps) = re.captures(tag) else { continue };
+        let Some(caps) = re.captures(tag) else {
+            continue;
+        };
         let value = if f.extract.is_empty() {
             tag.clone()
         } else {
@@ -180,7 +187,9 @@ pub fn select(tags: &[String], config: &PolicyConfig) -> Result<Option<Selected>
         Ordering::Numerical(order) => {
             let mut best: Option<(f64, &String)> = None;
             for k in candidates.keys() {
-                let n: f64 = k.parse().map_err(|_| PolicyError::NotNumeric { tag: k.clone() })?;
+                let n: f64 = k
+                    .parse()
+                    .map_err(|_| PolicyError::NotNumeric { tag: k.clone() })?;
                 let better = match best {
                     None => true,
                     Some((b, _)) => match order {
@@ -195,7 +204,10 @@ pub fn select(tags: &[String], config: &PolicyConfig) -> Result<Option<Selected>
             best.map(|(_, k)| k.clone())
         }
     };
-    Ok(best.map(|compared| Selected { tag: candidates[&compared].clone(), compared }))
+    Ok(best.map(|compared| Selected {
+        tag: candidates[&compared].clone(),
+        compared,
+    }))
 }
 
 #[cfg(test)]
@@ -222,7 +234,11 @@ mod tests {
     #[case(r#"{"policy":{"alphabetical":{"order":"desc"}}}"#, &["b", "a", "c"], Some("a"))]
     #[case(r#"{"policy":{"numerical":{"order":"asc"}}}"#, &["9", "10", "2"], Some("10"))]
     #[case(r#"{"policy":{"numerical":{"order":"desc"}}}"#, &["9", "10", "2"], Some("2"))]
-    fn policies_pick_the_latest_tag_like_flux(#[case] cfg: &str, #[case] list: &[&str], #[case] expected: Option<&str>) {
+    fn policies_pick_the_latest_tag_like_flux(
+        #[case] cfg: &str,
+        #[case] list: &[&str],
+        #[case] expected: Option<&str>,
+    ) {
         assert_eq!(run(cfg, list).as_deref(), expected);
     }
 
@@ -231,35 +247,72 @@ mod tests {
         // The example from Flux's docs: main-<sha>-<timestamp> ordered by timestamp.
         let cfg = r#"{"filterTags":{"pattern":"^main-[a-fA-F0-9]+-(?P<ts>.*)","extract":"$ts"},"policy":{"numerical":{"order":"asc"}}}"#;
         let got = select(
-            &tags(&["main-a1b2c3-1700000000", "main-ffff00-1700000500", "dev-abc-1800000000", "main-0a0a0a-1600000000"]),
+            &tags(&[
+                "main-a1b2c3-1700000000",
+                "main-ffff00-1700000500",
+                "dev-abc-1800000000",
+                "main-0a0a0a-1600000000",
+            ]),
             &PolicyConfig::from_json(cfg).unwrap(),
         )
         .unwrap()
         .unwrap();
-        assert_eq!(got, Selected { tag: "main-ffff00-1700000500".into(), compared: "1700000500".into() });
+        assert_eq!(
+            got,
+            Selected {
+                tag: "main-ffff00-1700000500".into(),
+                compared: "1700000500".into()
+            }
+        );
     }
 
     #[test]
     fn semver_with_filter_and_extract_compares_the_extracted_version() {
         let cfg = r#"{"filterTags":{"pattern":"^v(?P<v>[0-9.]+)-alpine$","extract":"$v"},"policy":{"semver":{"range":"^1"}}}"#;
-        assert_eq!(run(cfg, &["v1.2.0-alpine", "v1.10.0-alpine", "v2.0.0-alpine", "v1.11.0"]).as_deref(), Some("v1.10.0-alpine"));
+        assert_eq!(
+            run(
+                cfg,
+                &[
+                    "v1.2.0-alpine",
+                    "v1.10.0-alpine",
+                    "v2.0.0-alpine",
+                    "v1.11.0"
+                ]
+            )
+            .as_deref(),
+            Some("v1.10.0-alpine")
+        );
     }
 
     #[test]
     fn numerical_policy_rejects_non_numbers_with_a_hint() {
         let cfg = PolicyConfig::from_json(r#"{"policy":{"numerical":{}}}"#).unwrap();
         let err = select(&tags(&["1", "latest"]), &cfg).unwrap_err();
-        assert!(matches!(err, PolicyError::NotNumeric { ref tag } if tag == "latest"), "{err}");
+        assert!(
+            matches!(err, PolicyError::NotNumeric { ref tag } if tag == "latest"),
+            "{err}"
+        );
     }
 
     #[rstest]
     #[case(r#"{"policy":{}}"#, "one of semver")]
     #[case(r#"{"policy":{"semver":{"range":"x"},"numerical":{}}}"#, "only one")]
-    #[case(r#"{"policy":{"semver":{"range":"not a range"}}}"#, "policy.semver.range")]
-    #[case(r#"{"policy":{"alphabetical":{}},"filterTags":{"pattern":"("}}"#, "filterTags.pattern")]
-    #[case(r#"{"policy":{"alphabetical":{"order":"sideways"}}}"#, "invalid image policy")]
+    #[case(
+        r#"{"policy":{"semver":{"range":"not a range"}}}"#,
+        "policy.semver.range"
+    )]
+    #[case(
+        r#"{"policy":{"alphabetical":{}},"filterTags":{"pattern":"("}}"#,
+        "filterTags.pattern"
+    )]
+    #[case(
+        r#"{"policy":{"alphabetical":{"order":"sideways"}}}"#,
+        "invalid image policy"
+    )]
     fn invalid_configs_name_the_field(#[case] cfg: &str, #[case] needle: &str) {
-        let err = PolicyConfig::from_json(cfg).and_then(|c| select(&tags(&["1.0.0"]), &c)).unwrap_err();
+        let err = PolicyConfig::from_json(cfg)
+            .and_then(|c| select(&tags(&["1.0.0"]), &c))
+            .unwrap_err();
         assert!(err.to_string().contains(needle), "{err}");
     }
 }

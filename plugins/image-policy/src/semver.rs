@@ -83,7 +83,9 @@ impl Version {
             return Err(err());
         }
         if core.contains('-')
-            && (pre.is_empty() || scan_identifiers(pre.as_bytes(), 0) != pre.len() || !valid_prerelease(pre))
+            && (pre.is_empty()
+                || scan_identifiers(pre.as_bytes(), 0) != pre.len()
+                || !valid_prerelease(pre))
         {
             return Err(err());
         }
@@ -96,7 +98,12 @@ impl Version {
             parts[count] = part.parse().map_err(|_| err())?;
             count += 1;
         }
-        Ok(Version { major: parts[0], minor: parts[1], patch: parts[2], pre: pre.to_string() })
+        Ok(Version {
+            major: parts[0],
+            minor: parts[1],
+            patch: parts[2],
+            pre: pre.to_string(),
+        })
     }
 
     fn cmp_precedence(&self, other: &Self) -> Ordering {
@@ -244,7 +251,11 @@ fn rewrite_hyphen_ranges(input: &str) -> String {
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        if i + 2 < tokens.len() && tokens[i + 1] == "-" && looks_like_version(tokens[i]) && looks_like_version(tokens[i + 2]) {
+        if i + 2 < tokens.len()
+            && tokens[i + 1] == "-"
+            && looks_like_version(tokens[i])
+            && looks_like_version(tokens[i + 2])
+        {
             out.push(format!(">= {}, <= {}", tokens[i], tokens[i + 2]));
             i += 3;
         } else {
@@ -347,7 +358,12 @@ fn scan_constraint(s: &str) -> Option<(Constraint, &str)> {
     };
     let mut c = Constraint {
         op,
-        con: Version { major: 0, minor: 0, patch: 0, pre: pre.to_string() },
+        con: Version {
+            major: 0,
+            minor: 0,
+            patch: 0,
+            pre: pre.to_string(),
+        },
         dirty: false,
         minor_dirty: false,
         patch_dirty: false,
@@ -416,7 +432,8 @@ impl Constraint {
                 if !self.dirty {
                     return v <= con;
                 }
-                !(v.major > con.major || (v.major == con.major && v.minor > con.minor && !self.minor_dirty))
+                !(v.major > con.major
+                    || (v.major == con.major && v.minor > con.minor && !self.minor_dirty))
             }
             Op::Tilde => self.tilde(v),
             Op::TildeOrEqual => {
@@ -452,7 +469,12 @@ impl Constraint {
         if v < con {
             return false;
         }
-        if con.major == 0 && con.minor == 0 && con.patch == 0 && !self.minor_dirty && !self.patch_dirty {
+        if con.major == 0
+            && con.minor == 0
+            && con.patch == 0
+            && !self.minor_dirty
+            && !self.patch_dirty
+        {
             return true;
         }
         if v.major != con.major {
@@ -490,9 +512,21 @@ mod tests {
 
     #[test]
     fn prerelease_precedence_follows_semver_2() {
-        let order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"];
+        let order = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+        ];
         for pair in order.windows(2) {
-            assert!(Version::parse(pair[0]).unwrap() < Version::parse(pair[1]).unwrap(), "{pair:?}");
+            assert!(
+                Version::parse(pair[0]).unwrap() < Version::parse(pair[1]).unwrap(),
+                "{pair:?}"
+            );
         }
     }
 
@@ -525,9 +559,17 @@ mod tests {
     #[case(">=1.0.0", "1.5.0-rc.1", false)]
     #[case(">=1.0.0-0", "1.5.0-rc.1", true)]
     #[case(">=1.0.0-0 <2.0.0", "1.5.0-rc.1", true)]
-    fn constraints_match_like_masterminds(#[case] range: &str, #[case] version: &str, #[case] expected: bool) {
+    fn constraints_match_like_masterminds(
+        #[case] range: &str,
+        #[case] version: &str,
+        #[case] expected: bool,
+    ) {
         let c = Constraints::parse(range).unwrap();
-        assert_eq!(c.matches(&Version::parse(version).unwrap()), expected, "{range} vs {version}");
+        assert_eq!(
+            c.matches(&Version::parse(version).unwrap()),
+            expected,
+            "{range} vs {version}"
+        );
     }
 
     #[rstest]

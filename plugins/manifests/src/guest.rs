@@ -16,7 +16,10 @@ struct Manifests;
 impl Guest for Manifests {
     fn render(request: RenderRequest) -> Result<RenderOutput, PluginError> {
         let objects = render(Path::new(ROOT), &request.path).map_err(to_plugin_error)?;
-        Ok(RenderOutput { objects: objects.iter().map(|o| o.to_string()).collect(), warnings: Vec::new() })
+        Ok(RenderOutput {
+            objects: objects.iter().map(|o| o.to_string()).collect(),
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -30,7 +33,11 @@ fn to_plugin_error(e: RenderError) -> PluginError {
     };
     let detail = InputError {
         message: e.to_string(),
-        location: file.map(|f| Location { file: Some(f), field: None, line: None }),
+        location: file.map(|f| Location {
+            file: Some(f),
+            field: None,
+            line: None,
+        }),
     };
     match e {
         RenderError::NotFound(_) => PluginError::NotFound(detail),

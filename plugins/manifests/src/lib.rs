@@ -86,7 +86,9 @@ pub fn normalize_relative(rel: &str) -> Result<PathBuf, RenderError> {
                     return Err(RenderError::PathEscapes(rel.to_string()));
                 }
             }
-            Component::RootDir | Component::Prefix(_) => return Err(RenderError::PathEscapes(rel.to_string())),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(RenderError::PathEscapes(rel.to_string()));
+            }
         }
     }
     Ok(out)
@@ -100,14 +102,20 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     fn io(rel: &Path, source: std::io::Error) -> RenderError {
-        RenderError::Io { file: rel.display().to_string(), source }
+        RenderError::Io {
+            file: rel.display().to_string(),
+            source,
+        }
     }
 
     /// Resolves a symlink found at `rel` lexically, refusing targets outside
     /// the root. (The sandbox refuses them too; this gives a clear error.)
     fn resolve_link(&self, rel: &Path) -> Result<PathBuf, RenderError> {
         let target = std::fs::read_link(self.root.join(rel)).map_err(|e| Self::io(rel, e))?;
-        let escapes = || RenderError::SymlinkEscapes { file: rel.display().to_string(), target: target.display().to_string() };
+        let escapes = || RenderError::SymlinkEscapes {
+            file: rel.display().to_string(),
+            target: target.display().to_string(),
+        };
         if target.is_absolute() {
             return Err(escapes());
         }
@@ -143,7 +151,9 @@ impl Walker<'_> {
                     return Err(RenderError::TooManyFiles(path.display().to_string()));
                 }
                 path = self.resolve_link(&path)?;
-                ft = std::fs::symlink_metadata(self.root.join(&path)).map_err(|e| Self::io(&path, e))?.file_type();
+                ft = std::fs::symlink_metadata(self.root.join(&path))
+                    .map_err(|e| Self::io(&path, e))?
+                    .file_type();
             }
             if ft.is_dir() {
                 self.walk(&path, depth + 1)?;
@@ -156,7 +166,9 @@ impl Walker<'_> {
 }
 
 fn is_manifest(name: &str) -> bool {
-    [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext))
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// Renders every manifest under `dir` (relative to `root`).
@@ -172,22 +184,38 @@ pub fn render(root: &Path, dir: &str) -> Result<Vec<Value>, RenderError> {
     }
     for k in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
         if abs.join(k).exists() {
-            return Err(RenderError::IsKustomization(rel.join(k).display().to_string()));
+            return Err(RenderError::IsKustomization(
+                rel.join(k).display().to_string(),
+            ));
         }
     }
-    let mut walker = Walker { root, files: Vec::new(), visited: 0 };
+    let mut walker = Walker {
+        root,
+        files: Vec::new(),
+        visited: 0,
+    };
     walker.walk(&rel, 0)?;
     let mut total = 0u64;
     let mut objects = Vec::new();
     for file in walker.files {
         let shown = file.display().to_string();
-        let size = std::fs::metadata(root.join(&file)).map_err(|e| Walker::io(&file, e))?.len();
+        let size = std::fs::metadata(root.join(&file))
+            .map_err(|e| Walker::io(&file, e))?
+            .len();
         if size > MAX_FILE_BYTES {
-            return Err(RenderError::TooLarge { file: shown, size, limit: MAX_FILE_BYTES });
+            return Err(RenderError::TooLarge {
+                file: shown,
+                size,
+                limit: MAX_FILE_BYTES,
+            });
         }
         total += size;
         if total > MAX_TOTAL_BYTES {
-            return Err(RenderError::TooLarge { file: shown, size: total, limit: MAX_TOTAL_BYTES });
+            return Err(RenderError::TooLarge {
+                file: shown,
+                size: total,
+                limit: MAX_TOTAL_BYTES,
+            });
         }
         let text = std::fs::read_to_string(root.join(&file)).map_err(|e| Walker::io(&file, e))?;
         parse_documents(&shown, &text, &mut objects)?;
@@ -202,7 +230,11 @@ pub fn render(root: &Path, dir: &str) -> Result<Vec<Value>, RenderError> {
 /// [`RenderError::BadDocument`] naming the file and the document.
 pub fn parse_documents(file: &str, text: &str, out: &mut Vec<Value>) -> Result<(), RenderError> {
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let bad = |message: String| RenderError::BadDocument { file: file.to_string(), doc: i + 1, message };
+        let bad = |message: String| RenderError::BadDocument {
+            file: file.to_string(),
+            doc: i + 1,
+            message,
+        };
         let value = Value::deserialize(doc).map_err(|e| bad(e.to_string()))?;
         match value {
             Value::Null => continue,
@@ -233,8 +265,14 @@ fn check_object(v: &Value) -> Result<(), String> {
         return Err("missing kind".into());
     }
     let meta = v.get("metadata");
-    let named = meta.and_then(|m| m.get("name")).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
-        || meta.and_then(|m| m.get("generateName")).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let named = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+        || meta
+            .and_then(|m| m.get("generateName"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
     if !named {
         return Err("missing metadata.name".into());
     }
@@ -261,38 +299,64 @@ mod tests {
     #[test]
     fn renders_all_manifests_recursively_in_path_order() {
         let t = tree(&[
-            ("app/b.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: b\n---\n# only a comment\n"),
+            (
+                "app/b.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: b\n---\n# only a comment\n",
+            ),
             ("app/a.yml", CM),
-            ("app/sub/c.json", r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}}"#),
+            (
+                "app/sub/c.json",
+                r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"c"}}"#,
+            ),
             ("app/README.md", "not yaml"),
             ("app/.hidden.yaml", "garbage: ["),
         ]);
         let objs = render(t.path(), "app").unwrap();
-        let names: Vec<_> = objs.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect();
+        let names: Vec<_> = objs
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["a", "b", "c"]);
         assert_eq!(objs[0]["data"]["k"], "1", "quoted scalars stay strings");
     }
 
     #[test]
     fn lists_are_flattened() {
-        let t = tree(&[("l.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: y}\n")]);
+        let t = tree(&[(
+            "l.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: y}\n",
+        )]);
         assert_eq!(render(t.path(), ".").unwrap().len(), 2);
     }
 
     #[test]
     fn errors_name_the_file_and_document() {
-        let t = tree(&[("x/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\nkind: ConfigMap\nmetadata: {name: nope}\n")]);
+        let t = tree(&[(
+            "x/bad.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\nkind: ConfigMap\nmetadata: {name: nope}\n",
+        )]);
         let err = render(t.path(), "x").unwrap_err().to_string();
-        assert!(err.contains("x/bad.yaml") && err.contains("document 2") && err.contains("apiVersion"), "{err}");
+        assert!(
+            err.contains("x/bad.yaml") && err.contains("document 2") && err.contains("apiVersion"),
+            "{err}"
+        );
         let t = tree(&[("y.yaml", "a: [unclosed\n")]);
-        assert!(render(t.path(), ".").unwrap_err().to_string().starts_with("y.yaml: document 1"));
+        assert!(
+            render(t.path(), ".")
+                .unwrap_err()
+                .to_string()
+                .starts_with("y.yaml: document 1")
+        );
     }
 
     #[test]
     fn paths_escaping_the_root_are_refused() {
         let t = tree(&[("a.yaml", CM)]);
         for p in ["..", "../x", "/etc", "a/../../x"] {
-            assert!(matches!(render(t.path(), p), Err(RenderError::PathEscapes(_))), "{p}");
+            assert!(
+                matches!(render(t.path(), p), Err(RenderError::PathEscapes(_))),
+                "{p}"
+            );
         }
     }
 
@@ -302,23 +366,42 @@ mod tests {
         let outside = tree(&[("secret.yaml", CM)]);
         let t = tree(&[("app/real/cm.yaml", CM)]);
         std::os::unix::fs::symlink("real", t.path().join("app/alias")).unwrap();
-        assert_eq!(render(t.path(), "app").unwrap().len(), 2, "an inside link is followed");
-        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), t.path().join("app/evil.yaml")).unwrap();
-        assert!(matches!(render(t.path(), "app"), Err(RenderError::SymlinkEscapes { .. })));
+        assert_eq!(
+            render(t.path(), "app").unwrap().len(),
+            2,
+            "an inside link is followed"
+        );
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.yaml"),
+            t.path().join("app/evil.yaml"),
+        )
+        .unwrap();
+        assert!(matches!(
+            render(t.path(), "app"),
+            Err(RenderError::SymlinkEscapes { .. })
+        ));
         fs::remove_file(t.path().join("app/evil.yaml")).unwrap();
         std::os::unix::fs::symlink("../../../etc/passwd", t.path().join("app/evil.yaml")).unwrap();
-        assert!(matches!(render(t.path(), "app"), Err(RenderError::SymlinkEscapes { .. })));
+        assert!(matches!(
+            render(t.path(), "app"),
+            Err(RenderError::SymlinkEscapes { .. })
+        ));
     }
 
     #[test]
     fn kustomization_directories_are_left_to_the_kustomize_renderer() {
         let t = tree(&[("k/kustomization.yaml", "resources: []\n")]);
-        assert!(matches!(render(t.path(), "k"), Err(RenderError::IsKustomization(_))));
+        assert!(matches!(
+            render(t.path(), "k"),
+            Err(RenderError::IsKustomization(_))
+        ));
     }
 
     #[test]
     fn billion_laughs_is_refused() {
-        let mut y = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut y = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let mut prev = 'a';
         for c in 'b'..='j' {
             y.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));

@@ -16,7 +16,10 @@ impl Guest for Metadata {
             .iter()
             .enumerate()
             .map(|(index, o)| {
-                serde_json::from_str(o).map_err(|e| TransformError::BadObject { index, message: e.to_string() })
+                serde_json::from_str(o).map_err(|e| TransformError::BadObject {
+                    index,
+                    message: e.to_string(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(to_plugin_error)?;
@@ -28,7 +31,10 @@ impl Guest for Metadata {
 fn to_plugin_error(e: TransformError) -> PluginError {
     match e {
         TransformError::InvalidConfig(m) => PluginError::InvalidConfig(m),
-        e @ TransformError::BadObject { .. } => PluginError::InvalidInput(InputError { message: e.to_string(), location: None }),
+        e @ TransformError::BadObject { .. } => PluginError::InvalidInput(InputError {
+            message: e.to_string(),
+            location: None,
+        }),
     }
 }
 

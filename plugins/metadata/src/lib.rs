@@ -107,14 +107,27 @@ fn set_all(meta: &mut Map<String, Value>, key: &str, entries: &BTreeMap<String, 
 pub fn transform(objects: Vec<Value>, config: &Config) -> Result<Vec<Value>, TransformError> {
     let mut out = Vec::with_capacity(objects.len());
     for (index, mut obj) in objects.into_iter().enumerate() {
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-        let cluster_scoped = CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) || config.cluster_scoped_kinds.contains(&kind);
+        let kind = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let cluster_scoped = CLUSTER_SCOPED_KINDS.contains(&kind.as_str())
+            || config.cluster_scoped_kinds.contains(&kind);
         let Some(root) = obj.as_object_mut() else {
-            return Err(TransformError::BadObject { index, message: "not a JSON object".into() });
+            return Err(TransformError::BadObject {
+                index,
+                message: "not a JSON object".into(),
+            });
         };
-        let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        let meta = root
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
         let Some(meta) = meta.as_object_mut() else {
-            return Err(TransformError::BadObject { index, message: "metadata is not an object".into() });
+            return Err(TransformError::BadObject {
+                index,
+                message: "metadata is not an object".into(),
+            });
         };
         if let Some(ns) = &config.namespace
             && !cluster_scoped

@@ -39,7 +39,12 @@ impl Guest for Webhook {
             NotifyError::UnsupportedKind(_) => PluginError::Unsupported(e.to_string()),
             _ => PluginError::InvalidConfig(e.to_string()),
         })?;
-        Ok(vec![HttpRequest { method: req.method, url: req.url, headers: req.headers, body: req.body }])
+        Ok(vec![HttpRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        }])
     }
 }
 

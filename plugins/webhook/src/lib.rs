@@ -91,7 +91,9 @@ pub struct Request {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NotifyError {
     /// The provider type is not one this plugin serves.
-    #[error("provider type {0:?} is not supported by the webhook notifier (supported: generic, generic-hmac)")]
+    #[error(
+        "provider type {0:?} is not supported by the webhook notifier (supported: generic, generic-hmac)"
+    )]
     UnsupportedKind(String),
     /// No address.
     #[error("provider address is empty; set spec.address or the secret's address key")]
@@ -126,19 +128,35 @@ pub fn build_request(event: &Event, provider: &Provider) -> Result<Request, Noti
     let body = serde_json::to_vec(event).unwrap_or_default();
     let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
     if !event.reporting_controller.is_empty() {
-        headers.push(("gotk-component".to_string(), event.reporting_controller.clone()));
+        headers.push((
+            "gotk-component".to_string(),
+            event.reporting_controller.clone(),
+        ));
     }
     if hmac {
-        let key = provider.token.as_deref().filter(|t| !t.is_empty()).ok_or(NotifyError::MissingToken)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
+        let key = provider
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or(NotifyError::MissingToken)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+            .expect("HMAC accepts keys of any length");
         mac.update(&body);
-        headers.push(("X-Signature".to_string(), format!("sha256={}", hex::encode(mac.finalize().into_bytes()))));
+        headers.push((
+            "X-Signature".to_string(),
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        ));
     }
     for (k, v) in &provider.headers {
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(k));
         headers.push((k.clone(), v.clone()));
     }
-    Ok(Request { method: "POST".into(), url: address.to_string(), headers, body })
+    Ok(Request {
+        method: "POST".into(),
+        url: address.to_string(),
+        headers,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -166,26 +184,53 @@ mod tests {
 
     #[test]
     fn generic_posts_flux_event_json() {
-        let p = Provider { kind: "generic".into(), address: "http://hooks.local/x".into(), ..Default::default() };
+        let p = Provider {
+            kind: "generic".into(),
+            address: "http://hooks.local/x".into(),
+            ..Default::default()
+        };
         let req = build_request(&event(), &p).unwrap();
         assert_eq!(req.method, "POST");
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(body["involvedObject"]["kind"], "Kustomization");
-        assert_eq!(body["involvedObject"]["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
-        assert!(body["involvedObject"].get("uid").is_none(), "empty fields are omitted as in Go");
+        assert_eq!(
+            body["involvedObject"]["apiVersion"],
+            "kustomize.toolkit.fluxcd.io/v1"
+        );
+        assert!(
+            body["involvedObject"].get("uid").is_none(),
+            "empty fields are omitted as in Go"
+        );
         assert_eq!(body["metadata"]["revision"], "main@sha1:abc");
         assert_eq!(body["reportingController"], "kustomize-controller");
-        assert!(req.headers.contains(&("gotk-component".into(), "kustomize-controller".into())));
+        assert!(
+            req.headers
+                .contains(&("gotk-component".into(), "kustomize-controller".into()))
+        );
     }
 
     #[test]
     fn generic_hmac_signs_the_exact_body() {
-        let p = Provider { kind: "generic-hmac".into(), address: "https://h/x".into(), token: Some("s3cret".into()), ..Default::default() };
+        let p = Provider {
+            kind: "generic-hmac".into(),
+            address: "https://h/x".into(),
+            token: Some("s3cret".into()),
+            ..Default::default()
+        };
         let req = build_request(&event(), &p).unwrap();
-        let sig = req.headers.iter().find(|(k, _)| k == "X-Signature").unwrap().1.clone();
+        let sig = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "X-Signature")
+            .unwrap()
+            .1
+            .clone();
         let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(&req.body);
-        assert_eq!(sig, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+        assert_eq!(
+            sig,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
     }
 
     #[test]
@@ -193,21 +238,43 @@ mod tests {
         let p = Provider {
             kind: "generic".into(),
             address: "http://h".into(),
-            headers: vec![("content-type".into(), "text/plain".into()), ("Authorization".into(), "Bearer t".into())],
+            headers: vec![
+                ("content-type".into(), "text/plain".into()),
+                ("Authorization".into(), "Bearer t".into()),
+            ],
             ..Default::default()
         };
         let req = build_request(&event(), &p).unwrap();
         assert!(!req.headers.iter().any(|(k, _)| k == "Content-Type"));
-        assert!(req.headers.contains(&("Authorization".into(), "Bearer t".into())));
+        assert!(
+            req.headers
+                .contains(&("Authorization".into(), "Bearer t".into()))
+        );
     }
 
     #[test]
     fn bad_providers_are_refused_with_the_reason() {
         let e = event();
-        let mk = |kind: &str, address: &str| Provider { kind: kind.into(), address: address.into(), ..Default::default() };
-        assert_eq!(build_request(&e, &mk("slack", "http://h")), Err(NotifyError::UnsupportedKind("slack".into())));
-        assert_eq!(build_request(&e, &mk("generic", " ")), Err(NotifyError::MissingAddress));
-        assert_eq!(build_request(&e, &mk("generic", "ftp://h")), Err(NotifyError::BadAddress("ftp://h".into())));
-        assert_eq!(build_request(&e, &mk("generic-hmac", "http://h")), Err(NotifyError::MissingToken));
+        let mk = |kind: &str, address: &str| Provider {
+            kind: kind.into(),
+            address: address.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            build_request(&e, &mk("slack", "http://h")),
+            Err(NotifyError::UnsupportedKind("slack".into()))
+        );
+        assert_eq!(
+            build_request(&e, &mk("generic", " ")),
+            Err(NotifyError::MissingAddress)
+        );
+        assert_eq!(
+            build_request(&e, &mk("generic", "ftp://h")),
+            Err(NotifyError::BadAddress("ftp://h".into()))
+        );
+        assert_eq!(
+            build_request(&e, &mk("generic-hmac", "http://h")),
+            Err(NotifyError::MissingToken)
+        );
     }
 }

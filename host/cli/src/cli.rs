@@ -1,0 +1,448 @@
+//! Command-line arguments and dispatch.
+
+use crate::output::write_yaml;
+use crate::plugins::{Plugins, default_cache_dir};
+use crate::progress::Step;
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gyre_plugin::oci::RegistryOptions;
+use gyre_plugin::{Limits, World};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Gyre: GitOps for Kubernetes that speaks the Flux v2 APIs, with every
+/// configuration transform running as a sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "gyre", version, propagate_version = true)]
+pub struct Cli {
+    /// Cache for pulled plugins and compiled code.
+    #[arg(long, global = true, env = "GYRE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// More logging (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Gyre's pipeline on an embedded example: render and transform it
+    /// with the built-in plugins, pick an image tag, build a notification.
+    /// Needs no cluster and no network.
+    Demo,
+    /// Render a local directory through a renderer plugin (and optional
+    /// transforms) and print the objects as YAML.
+    Render(RenderArgs),
+    /// Build configuration locally and print it as YAML (like `flux build`).
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Push, pull, inspect and list plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Print the version and the plugin contract version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+struct RegistryArgs {
+    /// Talk plain HTTP to the registry (trusted local registries only).
+    #[arg(long)]
+    insecure: bool,
+    /// Docker config file with registry credentials.
+    #[arg(long, value_name = "FILE", env = "GYRE_DOCKER_CONFIG")]
+    docker_config: Option<PathBuf>,
+    /// Use only the local cache, never the network.
+    #[arg(long)]
+    offline: bool,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            insecure: self.insecure,
+            docker_config: self.docker_config.clone(),
+            offline: self.offline,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// Directory to render.
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// Root of the artifact the renderer may read (default: the enclosing
+    /// Git work tree, else the path itself). Nothing outside it is visible.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Renderer plugin: `builtin:<name>`, a .wasm file, or an OCI reference.
+    #[arg(long, default_value = "builtin:manifests")]
+    renderer: String,
+    /// Renderer configuration (JSON).
+    #[arg(long, default_value = "{}")]
+    config: String,
+    /// Transform plugin to run on the output (repeatable, in order).
+    #[arg(long = "transform", value_name = "PLUGIN")]
+    transforms: Vec<String>,
+    /// Configuration (JSON) of the transform at the same position.
+    #[arg(long = "transform-config", value_name = "JSON")]
+    transform_configs: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BuildCommand {
+    /// Build a kustomization directory with kustomize v5 semantics through
+    /// the kustomize plugin (like `kustomize build` / `flux build kustomization`).
+    Kustomization(KustomizationArgs),
+}
+
+#[derive(Debug, Args)]
+struct KustomizationArgs {
+    /// The directory holding kustomization.yaml.
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// Root of the tree the plugin may read (default: the enclosing Git
+    /// work tree, else the current directory if it holds the path, else
+    /// the path itself). Nothing outside it is visible.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// `LoadRestrictionsRootOnly` (kustomize's default: files only from
+    /// the kustomization's own tree) or `LoadRestrictionsNone` (Flux's).
+    #[arg(long, default_value = "LoadRestrictionsRootOnly")]
+    load_restrictor: String,
+    /// Output order: `legacy` (kustomize's default) or `none` (input order).
+    #[arg(long, default_value = "legacy")]
+    reorder: String,
+    /// Renderer plugin to use instead of the built-in kustomize.
+    #[arg(long, default_value = "builtin:kustomize")]
+    renderer: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Push a .wasm component to an OCI registry (CNCF Wasm layout).
+    Push {
+        /// The component file.
+        file: PathBuf,
+        /// Where to push, e.g. `registry.example.com/plugins/jsonnet:v1`.
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Pull a plugin by tag or `@sha256:` digest into the local cache.
+    Pull {
+        /// The reference.
+        reference: String,
+        /// Also write the component to this file.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show a plugin's world, imports, exports, digest and size.
+    Inspect {
+        /// `builtin:<name>`, a .wasm file or an OCI reference.
+        target: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// List the built-in plugins and the plugins in the local cache.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cache_dir = cli.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    match cli.command {
+        Command::Demo => {
+            let plugins = Plugins::new(
+                &cache_dir,
+                RegistryOptions {
+                    offline: true,
+                    ..Default::default()
+                },
+            )?;
+            crate::demo::run(&plugins).await?;
+        }
+        Command::Render(args) => render(&cache_dir, args).await?,
+        Command::Build(BuildCommand::Kustomization(args)) => {
+            build_kustomization(&cache_dir, args).await?
+        }
+        Command::Plugin(cmd) => plugin(&cache_dir, cmd).await?,
+        Command::Version => {
+            println!("gyre {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "plugin contract gyre:plugin@0.1.0 (worlds: renderer, transform, image-policy, notifier)"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The nearest ancestor holding `.git`; else the current directory when it
+/// holds `path`; else `path` itself.
+fn artifact_root(path: &Path) -> PathBuf {
+    if let Some(git) = path.ancestors().find(|p| p.join(".git").exists()) {
+        return git.to_path_buf();
+    }
+    match std::env::current_dir().and_then(|d| d.canonicalize()) {
+        Ok(cwd) if path.starts_with(&cwd) => cwd,
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Resolves a local render path into (artifact root, path relative to it).
+fn locate(path: &Path, root: Option<&Path>) -> anyhow::Result<(PathBuf, String)> {
+    let path = path
+        .canonicalize()
+        .with_context(|| format!("path {}", path.display()))?;
+    anyhow::ensure!(path.is_dir(), "path {} is not a directory", path.display());
+    let root = match root {
+        Some(r) => r
+            .canonicalize()
+            .with_context(|| format!("artifact root {}", r.display()))?,
+        None => artifact_root(&path),
+    };
+    let rel = path.strip_prefix(&root).with_context(|| {
+        format!(
+            "{} is not inside the artifact root {}",
+            path.display(),
+            root.display()
+        )
+    })?;
+    let rel = if rel.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        rel.to_string_lossy().into_owned()
+    };
+    Ok((root, rel))
+}
+
+async fn build_kustomization(cache_dir: &Path, args: KustomizationArgs) -> anyhow::Result<()> {
+    let (root, rel) = locate(&args.path, args.root.as_deref())?;
+    anyhow::ensure!(
+        matches!(
+            args.load_restrictor.as_str(),
+            "LoadRestrictionsRootOnly" | "LoadRestrictionsNone"
+        ),
+        "--load-restrictor must be LoadRestrictionsRootOnly or LoadRestrictionsNone, not {:?}",
+        args.load_restrictor
+    );
+    anyhow::ensure!(
+        matches!(args.reorder.as_str(), "legacy" | "none"),
+        "--reorder must be legacy or none, not {:?}",
+        args.reorder
+    );
+    let config = serde_json::json!({
+        "loadRestrictor": args.load_restrictor,
+        "reorder": args.reorder,
+        "generateKustomization": false,
+    });
+    let plugins = Plugins::new(cache_dir, args.registry.options())?;
+    let renderer = plugins
+        .load(&args.renderer, World::Renderer, Limits::default())
+        .await?;
+    let out = renderer
+        .render(&root, &rel, &config.to_string())
+        .with_context(|| format!("building kustomization {}", args.path.display()))?;
+    for w in &out.warnings {
+        eprintln!("# Warning: {w}");
+    }
+    write_yaml(&out.objects)
+}
+
+async fn render(cache_dir: &Path, args: RenderArgs) -> anyhow::Result<()> {
+    let (root, rel) = locate(&args.path, args.root.as_deref())?;
+    let path = &args.path;
+    anyhow::ensure!(
+        args.transform_configs.len() <= args.transforms.len(),
+        "{} --transform-config values for {} --transform plugins",
+        args.transform_configs.len(),
+        args.transforms.len()
+    );
+
+    let plugins = Plugins::new(cache_dir, args.registry.options())?;
+    let renderer = plugins
+        .load(&args.renderer, World::Renderer, Limits::default())
+        .await?;
+    let step = Step::start(format!("rendering {} with {}", rel, renderer.name()));
+    let out = renderer
+        .render(&root, &rel, &args.config)
+        .with_context(|| format!("rendering {}", path.display()))?;
+    step.done(format!("({} objects)", out.objects.len()));
+    for w in &out.warnings {
+        tracing::warn!(renderer = renderer.name(), "{w}");
+    }
+    let mut objects = out.objects;
+    for (i, reference) in args.transforms.iter().enumerate() {
+        let config = args
+            .transform_configs
+            .get(i)
+            .map(String::as_str)
+            .unwrap_or("{}");
+        let t = plugins
+            .load(reference, World::Transform, Limits::default())
+            .await?;
+        objects = t
+            .transform(&objects, config)
+            .with_context(|| format!("transform {reference}"))?;
+    }
+    write_yaml(&objects)
+}
+
+async fn plugin(cache_dir: &Path, cmd: PluginCommand) -> anyhow::Result<()> {
+    match cmd {
+        PluginCommand::Push {
+            file,
+            reference,
+            registry,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let plugins = Plugins::new(cache_dir, registry.options())?;
+            let info = plugins
+                .engine
+                .inspect(&file.display().to_string(), &bytes)?;
+            anyhow::ensure!(
+                !info.worlds.is_empty(),
+                "{} implements no Gyre plugin world (it exports: {})",
+                file.display(),
+                info.exports.join(", ")
+            );
+            let step = Step::start(format!("pushing {} to {reference}", file.display()));
+            let pushed = plugins
+                .registry
+                .push(&bytes, &info, &reference)
+                .await
+                .with_context(|| format!("pushing to {reference}"))?;
+            step.done("");
+            println!("pushed {}", pushed.reference);
+            println!("digest: {}", pushed.manifest_digest);
+            let base = reference
+                .split_once('@')
+                .map(|(b, _)| b)
+                .unwrap_or(&reference);
+            let base = base
+                .rsplit_once(':')
+                .filter(|(_, tag)| !tag.contains('/'))
+                .map(|(b, _)| b)
+                .unwrap_or(base);
+            println!("pin it as: {base}@{}", pushed.manifest_digest);
+        }
+        PluginCommand::Pull {
+            reference,
+            output,
+            registry,
+        } => {
+            let plugins = Plugins::new(cache_dir, registry.options())?;
+            let (name, bytes) = plugins.fetch(&reference).await?;
+            let info = plugins.engine.inspect(&name, &bytes)?;
+            println!("{name}");
+            println!("world: {}", worlds(&info.worlds));
+            println!("size: {} bytes", info.size);
+            if let Some(out) = output {
+                std::fs::write(&out, &bytes)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("written to {}", out.display());
+            }
+        }
+        PluginCommand::Inspect {
+            target,
+            output,
+            registry,
+        } => {
+            let plugins = Plugins::new(cache_dir, registry.options())?;
+            let (name, bytes) = plugins.fetch(&target).await?;
+            let info = plugins.engine.inspect(&name, &bytes)?;
+            match output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+                Format::Text => {
+                    println!("plugin:  {name}");
+                    println!("world:   {}", worlds(&info.worlds));
+                    println!("digest:  {}", info.digest);
+                    println!("size:    {} bytes", info.size);
+                    println!("exports:");
+                    for e in &info.exports {
+                        println!("  {e}");
+                    }
+                    println!("imports:");
+                    for i in &info.imports {
+                        println!("  {i}");
+                    }
+                }
+            }
+        }
+        PluginCommand::List => {
+            println!("{:<44} {:<14} DESCRIPTION", "NAME", "WORLD");
+            for b in gyre_builtins::BUILTINS {
+                println!(
+                    "{:<44} {:<14} {}",
+                    format!("builtin:{}", b.name),
+                    b.world,
+                    b.description
+                );
+            }
+            let store = gyre_plugin::store::BlobStore::new(cache_dir.join("plugins"));
+            let tags = store.tags();
+            println!();
+            if tags.is_empty() {
+                println!("no plugins in the cache at {}", store.root().display());
+            } else {
+                println!("{:<60} DIGEST", "CACHED REFERENCE");
+                for t in tags {
+                    println!("{:<60} {}", t.reference, t.manifest_digest);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn worlds(w: &[World]) -> String {
+    if w.is_empty() {
+        "none (not a Gyre plugin)".into()
+    } else {
+        w.iter()
+            .map(|w| w.wit_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn artifact_root_is_the_enclosing_git_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::create_dir_all(dir.path().join("apps/prod")).unwrap();
+        assert_eq!(artifact_root(&dir.path().join("apps/prod")), dir.path());
+        let bare = tempfile::tempdir().unwrap();
+        assert_eq!(artifact_root(bare.path()), bare.path());
+    }
+}

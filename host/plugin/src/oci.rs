@@ -279,7 +279,7 @@ impl Registry {
             _ => None,
         };
         if let Some(digest) = &known
-            && let Some(pulled) = self.from_cache(&r, reference, digest)?
+            && let Some(pulled) = self.cached(&r, reference, digest)?
         {
             return Ok(pulled);
         }
@@ -369,7 +369,7 @@ impl Registry {
         })
     }
 
-    fn from_cache(
+    fn cached(
         &self,
         r: &Reference,
         reference: &str,

@@ -100,8 +100,8 @@ impl From<wit::PluginError> for PluginFailure {
 /// What a renderer returned, after the host checked it.
 #[derive(Debug, Clone, Default)]
 pub struct RenderOutput {
-    /// The objects, each checked to be a JSON object with `apiVersion`,
-    /// `kind` and `metadata.name` (or `generateName`).
+    /// The objects, each checked to be a JSON object with `kind` and
+    /// `metadata.name` (or `generateName`).
     pub objects: Vec<serde_json::Value>,
     /// Warnings the renderer reported.
     pub warnings: Vec<String>,

@@ -57,8 +57,9 @@ fn scan_identifiers(s: &[u8], i: usize) -> usize {
 
 fn valid_prerelease(pre: &str) -> bool {
     pre.split('.').all(|id| {
-        !id.is_empty()
-            && !(id.len() > 1 && id.bytes().all(|b| b.is_ascii_digit()) && id.starts_with('0'))
+        let leading_zero =
+            id.len() > 1 && id.bytes().all(|b| b.is_ascii_digit()) && id.starts_with('0');
+        !id.is_empty() && !leading_zero
     })
 }
 
@@ -90,13 +91,11 @@ impl Version {
             return Err(err());
         }
         let mut parts = [0u64; 3];
-        let mut count = 0;
-        for part in nums.split('.') {
+        for (count, part) in nums.split('.').enumerate() {
             if count == 3 || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err());
             }
             parts[count] = part.parse().map_err(|_| err())?;
-            count += 1;
         }
         Ok(Version {
             major: parts[0],

@@ -54,6 +54,8 @@ pub struct Chart {
     pub subcharts: Vec<Chart>,
     /// Full path like `parent/charts/child`.
     pub full_path: String,
+    /// The name in Chart.yaml (before aliasing); subcharts of an aliased chart keep it in their paths.
+    pub orig_name: String,
 }
 
 impl Chart {
@@ -349,9 +351,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     let Some(mut meta) = meta else {
         return Err(Error::Invalid("Chart.yaml file is missing".into()));
     };
-    let api = meta.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let mut api = meta.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
     if api.is_empty() {
-        return Err(Error::Invalid("validation: chart.metadata.apiVersion is required".into()));
+        api = "v1".into();
+        meta.insert("apiVersion".into(), Value::str("v1"));
     }
     let name = match meta.get("name") {
         Some(Value::Str(s)) if !s.is_empty() => s.to_string(),
@@ -426,7 +429,6 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     }
     Ok(Chart {
         meta,
-        name,
         deps,
         templates,
         values,
@@ -434,13 +436,15 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
         files: crate::files::Files { entries: other },
         subcharts,
         full_path,
+        orig_name: name.clone(),
+        name,
     })
 }
 
 /// Recomputes full paths after aliasing.
 pub fn set_paths(c: &mut Chart, parent: &str) {
     c.full_path = if parent.is_empty() { c.name.clone() } else { format!("{parent}/charts/{}", c.name) };
-    let fp = c.full_path.clone();
+    let fp = if parent.is_empty() { c.name.clone() } else { format!("{parent}/charts/{}", c.orig_name) };
     for s in &mut c.subcharts {
         set_paths(s, &fp);
     }

@@ -516,8 +516,9 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "abbrevboth" => {
             want(ex, name, a, 3)?;
-            let s = sarg(ex, a, 2)?;
-            Value::str(s)
+            let l = iarg(ex, a, 0)?;
+            let r = iarg(ex, a, 1)?;
+            Value::str(abbrev_both(&sarg(ex, a, 2)?, l, r))
         }
         "trunc" => {
             want(ex, name, a, 2)?;
@@ -849,13 +850,13 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "deepEqual" => Value::Bool(a[0].deep_eq(&a[1])),
         // ---------------------------------------------------------------- encoding
-        "b64enc" => Value::str(b64enc(a[0].strval().as_bytes())),
-        "b64dec" => Value::str(match base64::engine::general_purpose::STANDARD.decode(a[0].strval()) {
+        "b64enc" => Value::str(b64enc(sarg(ex, a, 0)?.as_bytes())),
+        "b64dec" => Value::str(match base64::engine::general_purpose::STANDARD.decode(sarg(ex, a, 0)?) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => e.to_string(),
         }),
-        "b32enc" => Value::str(b32enc(a[0].strval().as_bytes())),
-        "b32dec" => Value::str(b32dec(&a[0].strval()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()),
+        "b32enc" => Value::str(b32enc(sarg(ex, a, 0)?.as_bytes())),
+        "b32dec" => Value::str(b32dec(&sarg(ex, a, 0)?).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()),
         // ---------------------------------------------------------------- lists and dicts
         "list" | "tuple" => Value::List(Rc::new(a.clone())),
         "dict" => {
@@ -1086,7 +1087,7 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             f.insert("Patch".into(), Value::Int(v.patch as i64));
             f.insert("Prerelease".into(), Value::str(&v.pre));
             f.insert("Metadata".into(), Value::str(&v.meta));
-            Value::Struct(Rc::new(Struct { type_name: "*semver.Version", fields: f, display: Some(v.original.clone()) }))
+            Value::Struct(Rc::new(Struct { type_name: "*semver.Version", fields: f, display: Some(v.original.clone()), json: None }))
         }
         // ---------------------------------------------------------------- paths, urls
         "base" | "osBase" => {
@@ -1107,7 +1108,7 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             let b = s.rsplit('/').next().unwrap_or(&s);
             Value::str(b.rfind('.').map(|i| &b[i..]).unwrap_or(""))
         }
-        "clean" | "osClean" => Value::str(sarg(ex, a, 0)?),
+        "clean" | "osClean" => Value::str(path_clean(&sarg(ex, a, 0)?)),
         "isAbs" | "osIsAbs" => Value::Bool(sarg(ex, a, 0)?.starts_with('/')),
         "urlParse" | "urlJoin" => Value::map(Map::new()),
         "getHostByName" => Value::str(""),
@@ -1118,12 +1119,32 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
                 "htmlDate" | "htmlDateInZone" => ("2006-01-02".to_string(), a.first().cloned().unwrap_or_default()),
                 _ => (sarg(ex, a, 0)?, a.get(1).cloned().unwrap_or_default()),
             };
+            let t = crate::dates::in_zone(&t, "UTC");
             Value::str(crate::dates::format(&layout, &t))
         }
-        "toDate" | "mustToDate" => crate::dates::parse(&sarg(ex, a, 0)?, &sarg(ex, a, 1)?),
+        "toDate" | "mustToDate" => match crate::dates::parse(&sarg(ex, a, 0)?, &sarg(ex, a, 1)?) {
+            Ok(v) => v,
+            Err(e) if name == "mustToDate" => return Err(fail(ex, name, e)),
+            Err(_) => crate::dates::at(-62135596800, 0, "UTC"),
+        },
         "unixEpoch" => Value::str(crate::dates::unix(&a[0]).to_string()),
-        "dateModify" | "date_modify" | "mustDateModify" => a.get(1).cloned().unwrap_or_default(),
-        "ago" | "duration" | "durationRound" => Value::str("0s"),
+        "dateModify" | "date_modify" | "mustDateModify" => {
+            want(ex, name, a, 2)?;
+            match crate::dates::modify(&a[1], &sarg(ex, a, 0)?) {
+                Ok(v) => v,
+                Err(e) if name == "mustDateModify" => return Err(fail(ex, name, e)),
+                Err(_) => a[1].clone(),
+            }
+        }
+        "duration" => Value::str(go_duration(to_i64(&a[0]))),
+        "durationRound" => {
+            let secs = match &a[0] {
+                Value::Str(s) => crate::dates::parse_duration(s).unwrap_or(0),
+                other => to_i64(other),
+            };
+            Value::str(duration_round(secs))
+        }
+        "ago" => Value::str(go_duration((crate::dates::unix(&crate::dates::now()) - crate::dates::unix(&a[0])).max(0))),
         // ---------------------------------------------------------------- crypto
         "uuidv4" => {
             let mut b = rand_bytes(16);
@@ -1138,7 +1159,7 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             let mut f = Map::new();
             f.insert("Cert".into(), Value::str(fake_pem("CERTIFICATE")));
             f.insert("Key".into(), Value::str(fake_pem("RSA PRIVATE KEY")));
-            Value::Struct(Rc::new(Struct { type_name: "sprig.certificate", fields: f, display: None }))
+            Value::Struct(Rc::new(Struct { type_name: "sprig.certificate", fields: f, display: None, json: None }))
         }
         "derivePassword" => Value::str(rand_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789")),
         "encryptAES" | "decryptAES" => Value::str(""),
@@ -1420,4 +1441,101 @@ fn b32dec(s: &str) -> Option<Vec<u8>> {
 /// Formats a float for `%v` (used by tests).
 pub fn fmt_v_float(f: f64) -> String {
     fmt_float_g(f, -1)
+}
+
+/// commons-lang AbbreviateFull as goutils implements it.
+fn abbrev_both(s: &str, offset: i64, max: i64) -> String {
+    let cs: Vec<char> = s.chars().collect();
+    let n = cs.len() as i64;
+    if s.is_empty() || max < 4 || n <= max {
+        return s.to_string();
+    }
+    let mut offset = offset.min(n);
+    if n - offset < max - 3 {
+        offset = n - (max - 3);
+    }
+    if offset <= 4 {
+        let t: String = cs[..(max - 3) as usize].iter().collect();
+        return format!("{t}...");
+    }
+    if max < 7 {
+        return s.to_string();
+    }
+    if offset + max - 3 < n {
+        let rest: String = cs[offset as usize..].iter().collect();
+        let inner = abbrev_both(&rest, 0, max - 3);
+        return format!("...{inner}");
+    }
+    let t: String = cs[(n - (max - 3)) as usize..].iter().collect();
+    format!("...{t}")
+}
+
+/// Go's path.Clean.
+pub fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            x => out.push(x),
+        }
+    }
+    let j = out.join("/");
+    if rooted {
+        format!("/{j}")
+    } else if j.is_empty() {
+        ".".into()
+    } else {
+        j
+    }
+}
+
+fn go_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let neg = secs < 0;
+    let s = secs.abs();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if h > 0 {
+        out.push_str(&format!("{h}h{m}m{sec}s"));
+    } else if m > 0 {
+        out.push_str(&format!("{m}m{sec}s"));
+    } else {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
+fn duration_round(secs: i64) -> String {
+    let u = secs.unsigned_abs();
+    let (year, month, day, hour, minute) = (31536000u64, 2592000u64, 86400u64, 3600u64, 60u64);
+    let r = if u > year {
+        format!("{}y", u / year)
+    } else if u > month {
+        format!("{}mo", u / month)
+    } else if u > day {
+        format!("{}d", u / day)
+    } else if u > hour {
+        format!("{}h", u / hour)
+    } else if u > minute {
+        format!("{}m", u / minute)
+    } else {
+        format!("{u}s")
+    };
+    r
 }

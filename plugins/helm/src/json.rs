@@ -86,6 +86,7 @@ fn enc(v: &Value, indent: Option<&str>, level: usize, out: &mut String) {
             let m = m.borrow();
             enc_map(m.iter().map(|(k, v)| (k.clone(), v.clone())), m.len(), indent, level, out)
         }
+        Value::Struct(s) if s.json.is_some() => enc(s.json.as_ref().unwrap_or(&Value::Nil), indent, level, out),
         Value::Struct(s) => enc_map(s.fields.iter().map(|(k, v)| (k.clone(), v.clone())), s.fields.len(), indent, level, out),
         Value::Files(f) => enc_map(
             f.iter().map(|(k, d)| (k.clone(), Value::Bytes(Rc::new(d.to_vec())))),

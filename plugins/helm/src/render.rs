@@ -335,10 +335,15 @@ fn meta_struct(c: &Chart) -> Value {
                 .map(|m| {
                     let mm = m.as_map().unwrap_or_default();
                     let mut f = Map::new();
+                    let mut j = Map::new();
                     for (k, gk) in [("Name", "name"), ("Email", "email"), ("URL", "url")] {
-                        f.insert(k.into(), Value::str(mm.get(gk).map(|v| v.strval()).unwrap_or_default()));
+                        let v = mm.get(gk).map(|v| v.strval()).unwrap_or_default();
+                        if !v.is_empty() {
+                            j.insert(gk.into(), Value::str(&v));
+                        }
+                        f.insert(k.into(), Value::str(v));
                     }
-                    Value::Struct(Rc::new(Struct { type_name: "*chart.Maintainer", fields: f, display: None }))
+                    Value::Struct(Rc::new(Struct { type_name: "*chart.Maintainer", fields: f, display: None, json: Some(Value::map(j)) }))
                 })
                 .collect(),
         )),
@@ -353,9 +358,35 @@ fn meta_struct(c: &Chart) -> Value {
     f.insert("Deprecated".into(), Value::Bool(c.meta.get("deprecated").is_some_and(|v| v.truthy())));
     f.insert("Annotations".into(), c.meta.get("annotations").cloned().unwrap_or(Value::Nil));
     f.insert("KubeVersion".into(), s("kubeVersion"));
-    f.insert("Dependencies".into(), c.meta.get("dependencies").cloned().unwrap_or(Value::Nil));
+    let deps: Vec<Value> = c
+        .deps
+        .iter()
+        .map(|d| {
+            let raw = d.raw.as_map().unwrap_or_default();
+            let g = |k: &str| Value::str(raw.get(k).map(|v| v.strval()).unwrap_or_default());
+            let mut f = Map::new();
+            f.insert("Name".into(), Value::str(&d.name));
+            f.insert("Version".into(), g("version"));
+            f.insert("Repository".into(), g("repository"));
+            f.insert("Condition".into(), Value::str(&d.condition));
+            f.insert("Tags".into(), Value::List(Rc::new(d.tags.iter().map(Value::str).collect())));
+            f.insert("Enabled".into(), Value::Bool(d.enabled));
+            f.insert("ImportValues".into(), Value::List(Rc::new(d.import_values.clone())));
+            f.insert("Alias".into(), Value::str(&d.alias));
+            let mut j = raw.clone();
+            j.insert("name".into(), Value::str(&d.name));
+            if d.enabled {
+                j.insert("enabled".into(), Value::Bool(true));
+            }
+            Value::Struct(Rc::new(Struct { type_name: "*chart.Dependency", fields: f, display: None, json: Some(Value::map(j)) }))
+        })
+        .collect();
+    f.insert("Dependencies".into(), if deps.is_empty() { Value::Nil } else { Value::List(Rc::new(deps)) });
     f.insert("Type".into(), s("type"));
-    Value::Struct(Rc::new(Struct { type_name: "*chart.Metadata", fields: f, display: None }))
+    f.insert("IsRoot".into(), Value::Bool(!c.full_path.contains('/')));
+    let mut j = c.meta.clone();
+    j.insert("name".into(), Value::str(&c.name));
+    Value::Struct(Rc::new(Struct { type_name: "*chart.Metadata", fields: f, display: None, json: Some(Value::map(j)) }))
 }
 
 /// Default API versions known to Helm 3.17 (client-go 1.32 scheme plus apiextensions).
@@ -385,7 +416,7 @@ fn caps(opts: &TemplateOptions) -> Value {
     k.insert("Major".into(), Value::str(&maj));
     k.insert("Minor".into(), Value::str(&min));
     k.insert("GitVersion".into(), Value::str(&kv));
-    let kvs = Value::Struct(Rc::new(Struct { type_name: "chartutil.KubeVersion", fields: k, display: Some(format!("{{{kv} {maj} {min}}}")) }));
+    let kvs = Value::Struct(Rc::new(Struct { type_name: "chartutil.KubeVersion", fields: k, display: Some(format!("{{{kv} {maj} {min}}}")), json: None }));
     let mut apis: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
     apis.extend(opts.api_versions.iter().cloned());
     let mut h = Map::new();
@@ -393,12 +424,12 @@ fn caps(opts: &TemplateOptions) -> Value {
     h.insert("GitCommit".into(), Value::str("e4da49785aa6e6ee2b86efd5dd9e43400318262b"));
     h.insert("GitTreeState".into(), Value::str("clean"));
     h.insert("GoVersion".into(), Value::str("go1.23.7"));
-    let hv = Value::Struct(Rc::new(Struct { type_name: "version.BuildInfo", fields: h, display: None }));
+    let hv = Value::Struct(Rc::new(Struct { type_name: "version.BuildInfo", fields: h, display: None, json: None }));
     let mut c = Map::new();
     c.insert("KubeVersion".into(), kvs);
     c.insert("APIVersions".into(), Value::ApiVersions(Rc::new(apis)));
     c.insert("HelmVersion".into(), hv);
-    Value::Struct(Rc::new(Struct { type_name: "*chartutil.Capabilities", fields: c, display: None }))
+    Value::Struct(Rc::new(Struct { type_name: "*chartutil.Capabilities", fields: c, display: None, json: None }))
 }
 
 /// One rendered manifest document.
@@ -434,7 +465,11 @@ const INSTALL_ORDER: &[&str] = &[
     "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role",
     "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet",
     "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+];
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade", "pre-rollback", "post-rollback",
+    "test", "test-success",
 ];
 
 fn sort_by_kind(v: &mut [Manifest]) {
@@ -621,7 +656,14 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
                 hook: hook.is_some(),
                 test: hook.as_deref().is_some_and(|h| h.split(',').any(|x| x.trim() == "test" || x.trim() == "test-success")),
             };
-            if m.hook { hooks.push(m) } else { generic.push(m) }
+            if m.hook {
+                let known = m_hook_known(&hook);
+                if known {
+                    hooks.push(m);
+                }
+            } else {
+                generic.push(m)
+            }
         }
     }
     sort_by_kind(&mut generic);
@@ -637,6 +679,10 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
         }
     }
     Ok(Output { crds, manifests: generic, hooks, warnings: vec![] })
+}
+
+fn m_hook_known(h: &Option<String>) -> bool {
+    h.as_deref().is_some_and(|h| h.split(',').all(|x| HOOK_EVENTS.contains(&x.trim().to_lowercase().as_str())))
 }
 
 /// Helm's SplitManifests.

@@ -45,6 +45,8 @@ pub struct Struct {
     pub fields: Map,
     /// What `String()` returns, if the type is a Stringer.
     pub display: Option<String>,
+    /// The JSON/YAML form (Go's json struct tags), when it differs from the fields.
+    pub json: Option<Value>,
 }
 
 impl From<&str> for Value {

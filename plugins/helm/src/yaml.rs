@@ -317,7 +317,7 @@ fn is_block(v: &Value) -> bool {
 fn normalize(v: &Value) -> Value {
     // Values that JSON encodes specially.
     match v {
-        Value::Struct(s) => Value::map(s.fields.clone()),
+        Value::Struct(s) => s.json.clone().unwrap_or_else(|| Value::map(s.fields.clone())),
         Value::Bytes(b) => Value::str(crate::funcs::b64enc(b)),
         Value::Files(f) => {
             let mut m = Map::new();
@@ -433,7 +433,7 @@ fn is_printable(c: char) -> bool {
 
 /// Emits a string scalar following go-yaml v2's style choice.
 fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
-    let resolves_to_str = matches!(resolve_plain_v2(s), Value::Str(_)) && !is_base60(s);
+    let resolves_to_str = matches!(resolve_plain_v2(s), Value::Str(_)) && !is_base60(s) && !is_timestamp(s);
     let multiline = s.contains('\n');
     // Analysis as libyaml does.
     let mut flow_indicators = false;
@@ -661,4 +661,13 @@ fn emit_double(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+fn is_timestamp(s: &str) -> bool {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]|[ \t]+)\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d{1,2}(?::?\d{2})?))?)?$").expect("valid")
+    });
+    s.as_bytes().first().is_some_and(|c| c.is_ascii_digit()) && re.is_match(s)
 }

@@ -400,6 +400,11 @@ impl<'a> Exec<'a> {
     fn field_chain(&mut self, mut v: Value, path: &[String], args: Vec<Value>) -> R<Value> {
         let n = path.len();
         let mut args = Some(args);
+        // A nil receiver at the start of a chain (an unwrapped nil interface) yields nil, as in Go;
+        // only a nil found inside the chain is a nil-pointer error.
+        if v.is_nil() {
+            return Ok(Value::Nil);
+        }
         for (i, f) in path.iter().enumerate() {
             let a = if i == n - 1 { args.take().unwrap_or_default() } else { vec![] };
             v = self.field(v, f, a)?;

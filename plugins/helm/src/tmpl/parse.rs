@@ -464,12 +464,20 @@ pub fn parse_number(s: &str) -> Option<Arg> {
     if let Some(i) = int {
         return Some(Arg::Int(if neg { -i } else { i }));
     }
-    let f: f64 = lower.parse().ok()?;
+    let f: f64 = match lower.strip_prefix("0x") {
+        Some(h) => {
+            let (mant, exp) = h.split_once('p').unwrap_or((h, "0"));
+            let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+            let mut v = 0f64;
+            for c in ip.chars().chain(fp.chars()) {
+                v = v * 16.0 + c.to_digit(16)? as f64;
+            }
+            v /= 16f64.powi(fp.len() as i32);
+            v * 2f64.powi(exp.parse::<i32>().ok()?)
+        }
+        None => lower.parse().ok()?,
+    };
     let f = if neg { -f } else { f };
-    // Go keeps integral float constants usable as ints (e.g. 1e3): treat as int when exact.
-    if f.fract() == 0.0 && f.abs() < 9.0e15 && !lower.contains('.') {
-        return Some(Arg::Int(f as i64));
-    }
     Some(Arg::Float(f))
 }
 

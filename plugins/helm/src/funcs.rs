@@ -1110,7 +1110,38 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "clean" | "osClean" => Value::str(path_clean(&sarg(ex, a, 0)?)),
         "isAbs" | "osIsAbs" => Value::Bool(sarg(ex, a, 0)?.starts_with('/')),
-        "urlParse" | "urlJoin" => Value::map(Map::new()),
+        "urlParse" => Value::map(url_parse(&sarg(ex, a, 0)?)),
+        "urlJoin" => {
+            let m = a[0].as_map().unwrap_or_default();
+            let g = |k: &str| m.get(k).map(|v| v.strval()).unwrap_or_default();
+            let mut out = String::new();
+            if !g("scheme").is_empty() {
+                out.push_str(&g("scheme"));
+                out.push(':');
+            }
+            if !g("opaque").is_empty() {
+                out.push_str(&g("opaque"));
+            } else {
+                if !g("host").is_empty() || !g("userinfo").is_empty() {
+                    out.push_str("//");
+                    if !g("userinfo").is_empty() {
+                        out.push_str(&g("userinfo"));
+                        out.push('@');
+                    }
+                    out.push_str(&g("host"));
+                }
+                out.push_str(&g("path"));
+            }
+            if !g("query").is_empty() {
+                out.push('?');
+                out.push_str(&g("query"));
+            }
+            if !g("fragment").is_empty() {
+                out.push('#');
+                out.push_str(&g("fragment"));
+            }
+            Value::str(out)
+        }
         "getHostByName" => Value::str(""),
         // ---------------------------------------------------------------- dates
         "now" => crate::dates::now(),
@@ -1136,7 +1167,11 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
                 Err(_) => a[1].clone(),
             }
         }
-        "duration" => Value::str(go_duration(to_i64(&a[0]))),
+        "duration" => Value::str(go_duration(match &a[0] {
+            // Sprig only accepts int64 and strings; a template int literal gives 0.
+            Value::Str(s) => s.parse().unwrap_or(0),
+            _ => 0,
+        })),
         "durationRound" => {
             let secs = match &a[0] {
                 Value::Str(s) => crate::dates::parse_duration(s).unwrap_or(0),
@@ -1538,4 +1573,61 @@ fn duration_round(secs: i64) -> String {
         format!("{u}s")
     };
     r
+}
+
+fn url_parse(u: &str) -> Map {
+    let mut m = Map::new();
+    let mut rest = u;
+    let mut frag = "";
+    if let Some((a, f)) = rest.split_once('#') {
+        rest = a;
+        frag = f;
+    }
+    let mut query = "";
+    if let Some((a, q)) = rest.split_once('?') {
+        rest = a;
+        query = q;
+    }
+    let mut scheme = "";
+    if let Some(i) = rest.find(':') {
+        if rest[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && i > 0 {
+            scheme = &rest[..i];
+            rest = &rest[i + 1..];
+        }
+    }
+    let (mut userinfo, mut host, mut path) = ("", "", rest);
+    let mut opaque = "";
+    if let Some(r) = rest.strip_prefix("//") {
+        let end = r.find('/').unwrap_or(r.len());
+        let auth = &r[..end];
+        path = &r[end..];
+        match auth.rsplit_once('@') {
+            Some((ui, h)) => {
+                userinfo = ui;
+                host = h;
+            }
+            None => host = auth,
+        }
+    } else if !scheme.is_empty() && !rest.starts_with('/') {
+        opaque = rest;
+        path = "";
+    }
+    let hostname = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else { host.split(':').next().unwrap_or("") };
+    for (k, v) in [("scheme", scheme), ("host", host), ("hostname", hostname), ("path", path), ("query", query), ("opaque", opaque), ("fragment", frag), ("userinfo", userinfo)] {
+        m.insert(k.into(), Value::str(v));
+    }
+    m
+}
+
+/// Go struct field order for JSON encoding of Helm's structs.
+pub fn json_key_order(type_name: &str) -> Option<&'static [&'static str]> {
+    match type_name {
+        "*chart.Maintainer" => Some(&["name", "email", "url"]),
+        "*chart.Metadata" => Some(&[
+            "name", "home", "sources", "version", "description", "keywords", "maintainers", "icon", "apiVersion", "condition",
+            "tags", "appVersion", "deprecated", "annotations", "kubeVersion", "dependencies", "type",
+        ]),
+        "*chart.Dependency" => Some(&["name", "version", "repository", "condition", "tags", "enabled", "import-values", "alias"]),
+        _ => None,
+    }
 }

@@ -86,7 +86,23 @@ fn enc(v: &Value, indent: Option<&str>, level: usize, out: &mut String) {
             let m = m.borrow();
             enc_map(m.iter().map(|(k, v)| (k.clone(), v.clone())), m.len(), indent, level, out)
         }
-        Value::Struct(s) if s.json.is_some() => enc(s.json.as_ref().unwrap_or(&Value::Nil), indent, level, out),
+        Value::Struct(s) if s.json.is_some() => {
+            let j = s.json.clone().unwrap_or_default();
+            match (crate::funcs::json_key_order(s.type_name), &j) {
+                (Some(order), Value::Map(m)) => {
+                    let m = m.borrow();
+                    let mut pairs: Vec<(String, Value)> = Vec::new();
+                    for k in order {
+                        if let Some(v) = m.get(*k) {
+                            pairs.push((k.to_string(), v.clone()));
+                        }
+                    }
+                    let n = pairs.len();
+                    enc_map(pairs.into_iter(), n, indent, level, out)
+                }
+                _ => enc(&j, indent, level, out),
+            }
+        }
         Value::Struct(s) => enc_map(s.fields.iter().map(|(k, v)| (k.clone(), v.clone())), s.fields.len(), indent, level, out),
         Value::Files(f) => enc_map(
             f.iter().map(|(k, d)| (k.clone(), Value::Bytes(Rc::new(d.to_vec())))),

@@ -172,6 +172,13 @@ fn coalesce(c: &Chart, dest: &mut Map, merge: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Helm's MergeValues (nulls kept).
+pub fn merge_all(c: &Chart, vals: &Map) -> Result<Map, Error> {
+    let mut v = deep(vals);
+    coalesce(c, &mut v, true)?;
+    Ok(v)
+}
+
 /// Helm's CoalesceValues.
 pub fn coalesce_all(c: &Chart, vals: &Map) -> Result<Map, Error> {
     let mut v = deep(vals);
@@ -267,10 +274,10 @@ fn process_imports(c: &mut Chart) -> Result<(), Error> {
     for s in &mut c.subcharts {
         process_imports(s)?;
     }
-    if c.deps.iter().all(|d| d.import_values.is_empty()) {
+    if c.deps.is_empty() {
         return Ok(());
     }
-    let cvals = coalesce_all(c, &Map::new())?;
+    let cvals = merge_all(c, &Map::new())?;
     let mut b = Map::new();
     for d in &c.deps {
         for iv in &d.import_values {
@@ -293,17 +300,10 @@ fn process_imports(c: &mut Chart) -> Result<(), Error> {
             }
         }
     }
-    let mut nv = cvals;
-    merge_tables(&mut nv, &b);
-    // Parent values win over imported ones.
-    let mut res = deep(&nv);
-    let _ = &mut res;
-    let mut out = b;
-    // MergeTables(cvals, b): cvals has priority.
-    let mut dst = coalesce_all(c, &Map::new())?;
-    merge_tables(&mut dst, &out);
-    out = dst;
-    c.values = out;
+    // MergeTables(cvals, b): the parent's values win over imported ones.
+    let mut dst = cvals;
+    merge_tables(&mut dst, &b);
+    c.values = dst;
     Ok(())
 }
 

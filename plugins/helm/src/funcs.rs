@@ -462,7 +462,13 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             want(ex, name, a, 1)?;
             Value::str(crate::toml::encode(&a[0]))
         }
-        "fromToml" => Value::map(Map::new()),
+        "fromToml" => {
+            want(ex, name, a, 1)?;
+            match crate::toml::parse(&sarg(ex, a, 0)?) {
+                Ok(m) => Value::map(m),
+                Err(e) => error_map(&e),
+            }
+        }
         "toJson" | "mustToJson" | "toRawJson" | "mustToRawJson" => {
             want(ex, name, a, 1)?;
             let mut s = crate::json::encode(&a[0], None);
@@ -691,7 +697,11 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "toString" => {
             want(ex, name, a, 1)?;
-            Value::str(a[0].strval())
+            match &a[0] {
+                // Go strings carry raw bytes; keep non-UTF-8 data as bytes so b64enc round-trips it.
+                Value::Bytes(b) if std::str::from_utf8(b).is_err() => a[0].clone(),
+                other => Value::str(other.strval()),
+            }
         }
         "atoi" => Value::Int(sarg(ex, a, 0)?.trim().parse::<i64>().unwrap_or(0)),
         "int" | "int64" => {
@@ -850,7 +860,10 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "deepEqual" => Value::Bool(a[0].deep_eq(&a[1])),
         // ---------------------------------------------------------------- encoding
-        "b64enc" => Value::str(b64enc(sarg(ex, a, 0)?.as_bytes())),
+        "b64enc" => match a.first() {
+            Some(Value::Bytes(b)) => Value::str(b64enc(b)),
+            _ => Value::str(b64enc(sarg(ex, a, 0)?.as_bytes())),
+        },
         "b64dec" => Value::str(match base64::engine::general_purpose::STANDARD.decode(sarg(ex, a, 0)?) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => e.to_string(),

@@ -69,3 +69,101 @@ fn table(m: &Map, path: &mut Vec<String>, out: &mut String) {
         }
     }
 }
+
+/// Parses a TOML document (tables, arrays of tables, basic scalars and arrays).
+pub fn parse(src: &str) -> Result<Map, String> {
+    type H = std::rc::Rc<std::cell::RefCell<Map>>;
+    let root: H = std::rc::Rc::new(std::cell::RefCell::new(Map::new()));
+    fn descend(from: &H, keys: &[String]) -> H {
+        let mut cur = from.clone();
+        for k in keys {
+            let existing = cur.borrow().get(k).cloned();
+            let next = match existing {
+                Some(Value::Map(m)) => m,
+                Some(Value::List(l)) => match l.last() {
+                    Some(Value::Map(m)) => m.clone(),
+                    _ => std::rc::Rc::new(std::cell::RefCell::new(Map::new())),
+                },
+                _ => {
+                    let m: H = std::rc::Rc::new(std::cell::RefCell::new(Map::new()));
+                    cur.borrow_mut().insert(k.clone(), Value::Map(m.clone()));
+                    m
+                }
+            };
+            cur = next;
+        }
+        cur
+    }
+    let mut cur = root.clone();
+    for (ln, raw) in src.lines().enumerate() {
+        let line = strip_comment(raw).trim().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+            let keys: Vec<String> = h.split('.').map(|k| unquote_key(k.trim())).collect();
+            let (last, parent) = keys.split_last().ok_or("empty table name")?;
+            let t = descend(&root, parent);
+            let mut l = match t.borrow().get(last) {
+                Some(Value::List(l)) => l.as_ref().clone(),
+                _ => vec![],
+            };
+            let m: H = std::rc::Rc::new(std::cell::RefCell::new(Map::new()));
+            l.push(Value::Map(m.clone()));
+            t.borrow_mut().insert(last.clone(), Value::List(std::rc::Rc::new(l)));
+            cur = m;
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let keys: Vec<String> = h.split('.').map(|k| unquote_key(k.trim())).collect();
+            cur = descend(&root, &keys);
+            continue;
+        }
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("toml: line {}: expected key = value", ln + 1))?;
+        let val = value(v.trim()).ok_or_else(|| format!("toml: line {}: invalid value", ln + 1))?;
+        let keys: Vec<String> = k.trim().split('.').map(|x| unquote_key(x.trim())).collect();
+        let (last, parent) = keys.split_last().ok_or("empty key")?;
+        descend(&cur, parent).borrow_mut().insert(last.clone(), val);
+    }
+    let m = root.borrow().clone();
+    Ok(m)
+}
+
+fn strip_comment(l: &str) -> &str {
+    let mut in_str = false;
+    for (i, c) in l.char_indices() {
+        match c {
+            '"' => in_str = !in_str,
+            '#' if !in_str => return &l[..i],
+            _ => {}
+        }
+    }
+    l
+}
+
+fn unquote_key(k: &str) -> String {
+    k.trim_matches('"').to_string()
+}
+
+fn value(v: &str) -> Option<Value> {
+    if let Some(s) = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        return Some(Value::str(s.replace("\\n", "\n").replace("\\\"", "\"")));
+    }
+    if let Some(s) = v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+        return Some(Value::str(s));
+    }
+    match v {
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    if let Some(inner) = v.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        let items: Option<Vec<Value>> = inner.split(',').map(str::trim).filter(|x| !x.is_empty()).map(value).collect();
+        return Some(Value::List(std::rc::Rc::new(items?)));
+    }
+    let clean = v.replace('_', "");
+    if let Ok(i) = clean.parse::<i64>() {
+        return Some(Value::Int(i));
+    }
+    clean.parse::<f64>().ok().map(Value::Float)
+}

@@ -39,7 +39,7 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn table(m: &Map, path: &mut Vec<String>, out: &mut String) {
-    let ind = "  ".repeat(path.len().saturating_sub(1));
+    let ind = "  ".repeat(path.len());
     for (k, v) in m.iter() {
         if let Some(s) = scalar(v) {
             out.push_str(&format!("{ind}{} = {s}\n", key(k)));

@@ -39,9 +39,9 @@ pub const MAX_DEPTH: usize = 1000;
 pub fn parse_all(src: &str, json_numbers: bool) -> Result<Vec<Value>, YamlError> {
     let mut c = Collector { events: Vec::new() };
     let mut p = Parser::new_from_str(src);
-    p.load(&mut c, true).map_err(|e| YamlError {
-        line: e.marker().line(),
-        msg: e.info().to_string(),
+    p.load(&mut c, true).map_err(|e| {
+        let lines = src.trim_end_matches('\n').lines().count().max(1);
+        YamlError { line: e.marker().line().min(lines), msg: libyaml_message(e.info()) }
     })?;
     let mut b = Builder { ev: &c.events, pos: 0, anchors: HashMap::new(), json_numbers, depth: 0 };
     let mut docs = Vec::new();
@@ -670,4 +670,19 @@ fn is_timestamp(s: &str) -> bool {
         regex::Regex::new(r"^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]|[ \t]+)\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d{1,2}(?::?\d{2})?))?)?$").expect("valid")
     });
     s.as_bytes().first().is_some_and(|c| c.is_ascii_digit()) && re.is_match(s)
+}
+
+/// Rewords yaml-rust2 messages the way libyaml (go-yaml) words them.
+fn libyaml_message(m: &str) -> String {
+    let m = m
+        .trim_start_matches("while parsing a flow sequence, ")
+        .trim_start_matches("while parsing a flow mapping, ")
+        .trim_start_matches("while parsing a block mapping, ")
+        .trim_start_matches("while parsing a block sequence, ");
+    match m {
+        "expected ',' or ']'" => "did not find expected ',' or ']'".into(),
+        "expected ',' or '}'" => "did not find expected ',' or '}'".into(),
+        "did not find expected key" | "expected key" => "did not find expected key".into(),
+        other => other.to_string(),
+    }
 }

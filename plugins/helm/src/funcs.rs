@@ -429,7 +429,7 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         "lookup" => Value::map(Map::new()),
         "toYaml" | "mustToYaml" | "toYamlPretty" => {
             want(ex, name, a, 1)?;
-            let y = crate::yaml::to_yaml(&a[0]);
+            let y = crate::yaml::to_yaml_styled(&a[0], name == "toYamlPretty");
             Value::str(y.strip_suffix('\n').unwrap_or(&y))
         }
         "fromYaml" => {

@@ -286,10 +286,15 @@ fn is_yaml_float(s: &str) -> bool {
 /// Encodes a value as sigs.k8s.io/yaml's `Marshal` does (JSON round trip, then go-yaml v2),
 /// with a trailing newline.
 pub fn to_yaml(v: &Value) -> String {
+    to_yaml_styled(v, false)
+}
+
+/// Like [`to_yaml`]; `pretty` indents sequences under their key (go-yaml v3 with indent 2).
+pub fn to_yaml_styled(v: &Value, pretty: bool) -> String {
     let mut out = String::new();
     match v {
-        Value::Map(m) if !m.borrow().is_empty() => emit_map(&m.borrow(), 0, &mut out),
-        Value::List(l) if !l.is_empty() => emit_list(l, 0, &mut out),
+        Value::Map(m) if !m.borrow().is_empty() => emit_map(&m.borrow(), 0, &mut out, pretty),
+        Value::List(l) if !l.is_empty() => emit_list(l, 0, &mut out, pretty),
         _ => {
             emit_scalar_or_flow(v, 0, &mut out);
             out.push('\n');
@@ -331,7 +336,7 @@ fn normalize(v: &Value) -> Value {
     }
 }
 
-fn emit_map(m: &Map, ind: usize, out: &mut String) {
+fn emit_map(m: &Map, ind: usize, out: &mut String, pretty: bool) {
     for (k, v) in m.iter() {
         indent(out, ind);
         emit_string(k, ind, out, true);
@@ -340,11 +345,11 @@ fn emit_map(m: &Map, ind: usize, out: &mut String) {
         match &v {
             Value::Map(mm) if !mm.borrow().is_empty() => {
                 out.push('\n');
-                emit_map(&mm.borrow(), ind + 2, out);
+                emit_map(&mm.borrow(), ind + 2, out, pretty);
             }
             Value::List(l) if !l.is_empty() => {
                 out.push('\n');
-                emit_list(l, ind, out);
+                emit_list(l, if pretty { ind + 2 } else { ind }, out, pretty);
             }
             _ => {
                 out.push(' ');
@@ -355,7 +360,7 @@ fn emit_map(m: &Map, ind: usize, out: &mut String) {
     }
 }
 
-fn emit_list(l: &[Value], ind: usize, out: &mut String) {
+fn emit_list(l: &[Value], ind: usize, out: &mut String, pretty: bool) {
     for v in l.iter() {
         indent(out, ind);
         out.push_str("- ");
@@ -371,13 +376,13 @@ fn emit_list(l: &[Value], ind: usize, out: &mut String) {
                     let mut single = Map::new();
                     single.insert(k.clone(), vv.clone());
                     let mut tmp = String::new();
-                    emit_map(&single, ind + 2, &mut tmp);
+                    emit_map(&single, ind + 2, &mut tmp, pretty);
                     out.push_str(&tmp[ind + 2..]);
                 }
             }
             Value::List(ll) if !ll.is_empty() => {
                 let mut tmp = String::new();
-                emit_list(ll, ind + 2, &mut tmp);
+                emit_list(ll, ind + 2, &mut tmp, pretty);
                 out.push_str(&tmp[ind + 2..]);
             }
             _ => {

@@ -270,12 +270,19 @@ fn path_to_map(path: &str, data: Map) -> Map {
     cur
 }
 
-fn process_imports(c: &mut Chart) -> Result<(), Error> {
+fn process_imports(c: &mut Chart, seen: &mut std::collections::HashSet<String>) -> Result<(), Error> {
     for s in &mut c.subcharts {
-        process_imports(s)?;
+        process_imports(s, seen)?;
     }
     if c.deps.is_empty() {
         return Ok(());
+    }
+    // Helm rewrites import-values in place on dependency records that aliased copies of a chart
+    // share; a second copy then finds them in a form it ignores. Mirror that.
+    if !seen.insert(c.full_path.clone()) {
+        for d in &mut c.deps {
+            d.import_values.clear();
+        }
     }
     let cvals = merge_all(c, &Map::new())?;
     let mut b = Map::new();
@@ -515,7 +522,7 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
         return Err(Error::Invalid(format!("found in Chart.yaml, but missing in charts/ directory: {}", missing.join(", "))));
     }
     process_enabled(&mut chart, &user_vals, "")?;
-    process_imports(&mut chart)?;
+    process_imports(&mut chart, &mut Default::default())?;
     crate::chart::set_paths(&mut chart, "");
     let vals = coalesce_all(&chart, &user_vals)?;
     if !opts.skip_schema_validation {

@@ -305,8 +305,16 @@ fn yaml_map(name: &str, data: &[u8]) -> Result<Map, Error> {
     match crate::yaml::parse(&s, true) {
         Ok(Value::Map(m)) => Ok(m.borrow().clone()),
         Ok(Value::Nil) => Ok(Map::new()),
-        Ok(_) => Err(Error::Invalid(format!("{name}: error unmarshaling JSON: cannot unmarshal into map"))),
-        Err(e) => Err(Error::Invalid(format!("{name}: error converting YAML to JSON: {e}"))),
+        Ok(v) => Err(Error::Invalid(format!(
+            "cannot load {name}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            match v {
+                Value::List(_) => "array",
+                Value::Str(_) => "string",
+                Value::Bool(_) => "bool",
+                _ => "number",
+            }
+        ))),
+        Err(e) => Err(Error::Invalid(format!("cannot load {name}: error converting YAML to JSON: {e}"))),
     }
 }
 
@@ -381,7 +389,7 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     }
     match meta.get("type").and_then(|v| v.as_str()) {
         None | Some("") | Some("application") | Some("library") => {}
-        Some(t) => return Err(Error::Invalid(format!("validation: chart.metadata.type {t:?} is invalid: chart type is not valid"))),
+        Some(_) => return Err(Error::Invalid("validation: chart.metadata.type must be application or library".into())),
     }
     if api == "v1" {
         if let Some(r) = &requirements {
@@ -415,8 +423,9 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     }
     let full_path = if parent.is_empty() { name.clone() } else { format!("{parent}/charts/{name}") };
     let mut subcharts = Vec::new();
-    for (_, fs) in sub_dirs {
-        subcharts.push(from_files(fs, &full_path, depth + 1)?);
+    for (dir, fs) in sub_dirs {
+        let sub = from_files(fs, &full_path, depth + 1).map_err(|e| Error::Invalid(format!("error unpacking subchart {dir} in {name}: {e}")))?;
+        subcharts.push(sub);
     }
     for (n, d) in sub_tgz {
         let fs = untar(&d).map_err(|e| Error::Invalid(format!("charts/{n}: {e}")))?;

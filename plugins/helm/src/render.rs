@@ -12,30 +12,25 @@ use std::rc::Rc;
 #[derive(Default)]
 pub struct HelmCtx {}
 
-/// Helm's `tpl`.
+/// Helm's `tpl`: parses `text` as a template named `gotpl` and runs it with `vals`.
 pub fn tpl(ex: &mut Exec, text: &str, vals: Value) -> Result<Value, ExecError> {
-    let name = match &vals {
-        Value::Map(m) => m.borrow().get("Template").and_then(|t| t.as_map()).and_then(|t| t.get("Name").cloned()),
-        _ => None,
-    };
-    let Some(Value::Str(tname)) = name else {
-        return Err(ex.error("error calling tpl: cannot retrieve Template.Name from values inside tpl function"));
-    };
     let parsed = parse::parse(text, &crate::funcs::is_func)
-        .map_err(|e| ex.error(format!("error calling tpl: template: {tname}:{}: {}", e.line, e.msg)))?;
+        .map_err(|e| ex.error(format!("error calling tpl: cannot parse template {text:?}: template: gotpl:{}: {}", e.line, e.msg)))?;
+    let gotpl: Rc<str> = Rc::from("gotpl");
     let saved_map = if parsed.defines.is_empty() {
         None
     } else {
         let saved = ex.tmpls.map.borrow().clone();
         let mut m = ex.tmpls.map.borrow_mut();
         for (n, body) in parsed.defines {
-            m.insert(n, Tmpl { nodes: Rc::new(body), file: tname.clone() });
+            m.insert(n, Tmpl { nodes: Rc::new(body), file: gotpl.clone() });
         }
         Some(saved)
     };
+    let outer = ex.error("");
     let saved_out = std::mem::take(&mut ex.out);
-    let saved_name = std::mem::replace(&mut ex.name, tname.clone());
-    let saved_file = std::mem::replace(&mut ex.file, tname.clone());
+    let saved_name = std::mem::replace(&mut ex.name, gotpl.clone());
+    let saved_file = std::mem::replace(&mut ex.file, gotpl);
     ex.depth += 1;
     let r = if ex.depth > crate::tmpl::exec::MAX_DEPTH {
         Err(ex.error("exceeded maximum template depth"))
@@ -49,7 +44,13 @@ pub fn tpl(ex: &mut Exec, text: &str, vals: Value) -> Result<Value, ExecError> {
     if let Some(s) = saved_map {
         *ex.tmpls.map.borrow_mut() = s;
     }
-    r.map_err(|e| if e.user { e } else { ExecError { msg: format!("error calling tpl: {}", e.msg), user: false } })?;
+    r.map_err(|e| {
+        if e.user {
+            e
+        } else {
+            ExecError { msg: format!("{}error calling tpl: error during tpl function execution for {text:?}: {}", outer.msg, e.msg), user: false }
+        }
+    })?;
     Ok(Value::str(out.replace("<no value>", "")))
 }
 
@@ -519,7 +520,10 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
     // Missing dependencies.
     let missing: Vec<String> = chart.deps.iter().filter(|d| !chart.subcharts.iter().any(|s| s.name == d.name)).map(|d| d.name.clone()).collect();
     if !missing.is_empty() {
-        return Err(Error::Invalid(format!("found in Chart.yaml, but missing in charts/ directory: {}", missing.join(", "))));
+        return Err(Error::Invalid(format!(
+            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        )));
     }
     process_enabled(&mut chart, &user_vals, "")?;
     process_imports(&mut chart, &mut Default::default())?;

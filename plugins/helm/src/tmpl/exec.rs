@@ -239,11 +239,12 @@ impl<'a> Exec<'a> {
             }
             Node::Template(pos, name, pipe) => {
                 self.cur_pos = *pos;
-                self.cur_cmd = Rc::from(format!("{{{{template {name:?}{}}}}}", pipe.as_ref().map(|p| format!(" {}", p.text)).unwrap_or_default()).as_str());
                 let d = match pipe {
                     Some(p) => self.eval_pipe(dot, p)?,
                     None => Value::Nil,
                 };
+                self.cur_pos = *pos;
+                self.cur_cmd = Rc::from(format!("{{{{template {name:?}{}}}}}", pipe.as_ref().map(|p| format!(" {}", p.text)).unwrap_or_default()).as_str());
                 self.exec_template(name, d)?;
             }
             Node::Break(_) => return Ok(Flow::Break),
@@ -286,15 +287,16 @@ impl<'a> Exec<'a> {
 
     fn eval_cmd(&mut self, dot: &Value, cmd: &Cmd, fin: Option<Value>) -> R<Value> {
         self.cur_cmd = cmd.text.clone();
+        self.cur_pos = cmd.pos;
         let first = &cmd.args[0];
         let rest = &cmd.args[1..];
         match first {
-            Arg::Field(path) => {
+            Arg::Field(path, pos) => {
                 let args = self.eval_args(dot, rest, fin)?;
-                self.cur_cmd = cmd.text.clone();
+                self.at_field(*pos, "", path);
                 self.field_chain(dot.clone(), path, args)
             }
-            Arg::Var(name, path) => {
+            Arg::Var(name, path, pos) => {
                 let v = self.var(name)?;
                 if path.is_empty() {
                     if !rest.is_empty() || fin.is_some() {
@@ -303,12 +305,14 @@ impl<'a> Exec<'a> {
                     return Ok(v);
                 }
                 let args = self.eval_args(dot, rest, fin)?;
+                self.at_field(*pos, name, path);
                 self.field_chain(v, path, args)
             }
-            Arg::Chain(base, path) => {
+            Arg::Chain(base, path, pos) => {
                 let v = self.eval_arg(dot, base)?;
                 let args = self.eval_args(dot, rest, fin)?;
                 self.cur_cmd = cmd.text.clone();
+                self.cur_pos = *pos;
                 self.field_chain(v, path, args)
             }
             Arg::Ident(name) => {
@@ -332,6 +336,7 @@ impl<'a> Exec<'a> {
                 }
                 let args = self.eval_args(dot, rest, fin)?;
                 self.cur_cmd = cmd.text.clone();
+                self.cur_pos = cmd.pos;
                 crate::funcs::call(self, name, args, dot)
             }
             Arg::Pipe(p) => {
@@ -371,10 +376,24 @@ impl<'a> Exec<'a> {
             Arg::Int(i) => Value::Int(*i),
             Arg::Float(f) => Value::Float(*f),
             Arg::Str(s) => Value::Str(s.clone()),
-            Arg::Field(path) => self.field_chain(dot.clone(), path, vec![])?,
-            Arg::Var(name, path) => {
+            Arg::Field(path, pos) => {
+                let (sp, sc) = (self.cur_pos, self.cur_cmd.clone());
+                self.at_field(*pos, "", path);
+                let v = self.field_chain(dot.clone(), path, vec![])?;
+                (self.cur_pos, self.cur_cmd) = (sp, sc);
+                v
+            }
+            Arg::Var(name, path, pos) => {
                 let v = self.var(name)?;
-                if path.is_empty() { v } else { self.field_chain(v, path, vec![])? }
+                if path.is_empty() {
+                    v
+                } else {
+                    let (sp, sc) = (self.cur_pos, self.cur_cmd.clone());
+                    self.at_field(*pos, name, path);
+                    let v = self.field_chain(v, path, vec![])?;
+                    (self.cur_pos, self.cur_cmd) = (sp, sc);
+                    v
+                }
             }
             Arg::Ident(name) => {
                 if name == "and" || name == "or" {
@@ -390,11 +409,21 @@ impl<'a> Exec<'a> {
                 self.vars.truncate(mark);
                 v
             }
-            Arg::Chain(base, path) => {
+            Arg::Chain(base, path, _) => {
                 let v = self.eval_arg(dot, base)?;
                 self.field_chain(v, path, vec![])?
             }
         })
+    }
+
+    fn at_field(&mut self, pos: Pos, var: &str, path: &[String]) {
+        self.cur_pos = pos;
+        let mut t = String::from(var);
+        for p in path {
+            t.push('.');
+            t.push_str(p);
+        }
+        self.cur_cmd = Rc::from(t.as_str());
     }
 
     fn field_chain(&mut self, mut v: Value, path: &[String], args: Vec<Value>) -> R<Value> {

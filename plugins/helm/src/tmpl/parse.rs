@@ -52,6 +52,8 @@ pub struct Cmd {
     pub args: Vec<Arg>,
     /// Source text, for error messages.
     pub text: Rc<str>,
+    /// Position of the command's first token.
+    pub pos: Pos,
 }
 
 /// An operand.
@@ -69,16 +71,16 @@ pub enum Arg {
     Float(f64),
     /// String constant.
     Str(Rc<str>),
-    /// `.A.B`
-    Field(Vec<String>),
+    /// `.A.B` (position as Go reports it: the second element of a chain)
+    Field(Vec<String>, Pos),
     /// `$x.A.B`
-    Var(String, Vec<String>),
+    Var(String, Vec<String>, Pos),
     /// Function name.
     Ident(String),
     /// `(pipeline)`
     Pipe(Box<Pipe>),
     /// `(pipeline).A.B` or `ident.A`
-    Chain(Box<Arg>, Vec<String>),
+    Chain(Box<Arg>, Vec<String>, Pos),
 }
 
 /// A parsed template: its body and any `define`d templates.
@@ -573,6 +575,7 @@ impl Parser<'_> {
                         }
                         "block" => {
                             self.next();
+                            let pos = self.pos();
                             let name = self.string_arg()?;
                             let pipe = if matches!(self.peek(), Tok::Close) { None } else { Some(self.pipeline(false)?) };
                             self.expect_close()?;
@@ -587,6 +590,7 @@ impl Parser<'_> {
                         }
                         "template" => {
                             self.next();
+                            let pos = self.pos();
                             let name = self.string_arg()?;
                             let pipe = if matches!(self.peek(), Tok::Close) { None } else { Some(self.pipeline(false)?) };
                             self.expect_close()?;
@@ -711,6 +715,7 @@ impl Parser<'_> {
 
     fn command(&mut self) -> Result<Cmd, ParseError> {
         let start_off = self.toks[self.i].2;
+        let pos = self.pos();
         let mut args = Vec::new();
         loop {
             match self.peek() {
@@ -724,10 +729,11 @@ impl Parser<'_> {
         }
         let end_off = self.toks[self.i].2;
         let text = self.src[start_off..end_off].trim().to_string();
-        Ok(Cmd { args, text: Rc::from(text.as_str()) })
+        Ok(Cmd { args, text: Rc::from(text.as_str()), pos })
     }
 
     fn operand(&mut self) -> Result<Arg, ParseError> {
+        let first_pos = self.pos();
         let t = self.next();
         let base = match t {
             Tok::Dot => Arg::Dot,
@@ -736,22 +742,30 @@ impl Parser<'_> {
             Tok::Num(n) => parse_number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}")))?,
             Tok::Field(f, _) => {
                 let mut path = vec![f];
+                let mut pos = first_pos;
+                if let Tok::Field(_, true) = self.peek() {
+                    pos = self.pos();
+                }
                 while let Tok::Field(f2, true) = self.peek().clone() {
                     self.next();
                     path.push(f2);
                 }
-                return Ok(Arg::Field(path));
+                return Ok(Arg::Field(path, pos));
             }
             Tok::Var(v) => {
                 if !self.vars.iter().any(|x| *x == v) && v != "$" {
                     return Err(self.err(format!("undefined variable \"{v}\"")));
                 }
                 let mut path = Vec::new();
+                let mut pos = first_pos;
+                if let Tok::Field(_, true) = self.peek() {
+                    pos = self.pos();
+                }
                 while let Tok::Field(f2, true) = self.peek().clone() {
                     self.next();
                     path.push(f2);
                 }
-                return Ok(Arg::Var(v, path));
+                return Ok(Arg::Var(v, path, pos));
             }
             Tok::Ident(id) => match id.as_str() {
                 "true" => Arg::Bool(true),
@@ -775,6 +789,7 @@ impl Parser<'_> {
             t => return Err(self.err(format!("unexpected {} in operand", tok_desc(&t)))),
         };
         let mut path = Vec::new();
+        let cpos = self.pos();
         while let Tok::Field(f2, true) = self.peek().clone() {
             self.next();
             path.push(f2);
@@ -782,7 +797,7 @@ impl Parser<'_> {
         if path.is_empty() {
             Ok(base)
         } else {
-            Ok(Arg::Chain(Box::new(base), path))
+            Ok(Arg::Chain(Box::new(base), path, cpos))
         }
     }
 }

@@ -3,7 +3,10 @@
 use std::path::Path;
 
 fn main() {
-    let h = std::thread::Builder::new().stack_size(256 << 20).spawn(real_main).expect("spawn");
+    let h = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(real_main)
+        .expect("spawn");
     let code = h.join().unwrap_or(101);
     std::process::exit(code);
 }
@@ -11,7 +14,10 @@ fn main() {
 fn real_main() -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut pos = Vec::new();
-    let mut opts = gyre_helm::TemplateOptions { namespace: "default".into(), ..Default::default() };
+    let mut opts = gyre_helm::TemplateOptions {
+        namespace: "default".into(),
+        ..Default::default()
+    };
     let mut files = Vec::new();
     let mut sets = Vec::new();
     let mut i = 0;
@@ -72,7 +78,11 @@ fn real_main() -> i32 {
         (Some(p), Some(n)) => (p.to_path_buf(), Path::new(n).to_path_buf()),
         _ => (Path::new(".").to_path_buf(), chart.to_path_buf()),
     };
-    let root = if root.as_os_str().is_empty() { Path::new(".").to_path_buf() } else { root };
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".").to_path_buf()
+    } else {
+        root
+    };
     match gyre_helm::template(&root, &rel, &opts) {
         Ok(r) => {
             print!("{}", r.text);

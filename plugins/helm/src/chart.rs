@@ -75,11 +75,18 @@ impl Chart {
 
 /// Loads a chart directory or `.tgz` file below `root` (relative path `rel`).
 pub fn load(root: &Path, rel: &Path) -> Result<Chart, Error> {
-    let root_canon = root.canonicalize().map_err(|e| Error::NotFound(format!("{}: {e}", root.display())))?;
+    let root_canon = root
+        .canonicalize()
+        .map_err(|e| Error::NotFound(format!("{}: {e}", root.display())))?;
     let target = root_canon.join(rel);
-    let canon = target.canonicalize().map_err(|e| Error::NotFound(format!("{}: {e}", rel.display())))?;
+    let canon = target
+        .canonicalize()
+        .map_err(|e| Error::NotFound(format!("{}: {e}", rel.display())))?;
     if !canon.starts_with(&root_canon) {
-        return Err(Error::Invalid(format!("{}: path escapes the source root", rel.display())));
+        return Err(Error::Invalid(format!(
+            "{}: path escapes the source root",
+            rel.display()
+        )));
     }
     let files = if canon.is_dir() {
         let mut out = Vec::new();
@@ -96,7 +103,9 @@ pub fn load(root: &Path, rel: &Path) -> Result<Chart, Error> {
 fn read_capped(p: &Path) -> Result<Vec<u8>, Error> {
     let f = std::fs::File::open(p).map_err(|e| Error::NotFound(format!("{}: {e}", p.display())))?;
     let mut buf = Vec::new();
-    f.take(MAX_ARCHIVE_BYTES + 1).read_to_end(&mut buf).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+    f.take(MAX_ARCHIVE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
     if buf.len() as u64 > MAX_ARCHIVE_BYTES {
         return Err(Error::Invalid(format!("{}: file too large", p.display())));
     }
@@ -111,7 +120,7 @@ struct IgnoreRule {
 }
 
 fn read_ignore(dir: &Path) -> Result<Vec<IgnoreRule>, Error> {
-    let mut rules = vec![parse_ignore_rule("templates/.?*").unwrap_or_else(|| unreachable_rule())];
+    let mut rules = vec![parse_ignore_rule("templates/.?*").unwrap_or_else(unreachable_rule)];
     if let Ok(s) = std::fs::read_to_string(dir.join(".helmignore")) {
         rules.extend(parse_ignore(&s)?);
     }
@@ -119,7 +128,12 @@ fn read_ignore(dir: &Path) -> Result<Vec<IgnoreRule>, Error> {
 }
 
 fn unreachable_rule() -> IgnoreRule {
-    IgnoreRule { pat: regex::Regex::new("^$").expect("valid"), negate: false, dir_only: false, basename: false }
+    IgnoreRule {
+        pat: regex::Regex::new("^$").expect("valid"),
+        negate: false,
+        dir_only: false,
+        basename: false,
+    }
 }
 
 fn parse_ignore(s: &str) -> Result<Vec<IgnoreRule>, Error> {
@@ -130,7 +144,9 @@ fn parse_ignore(s: &str) -> Result<Vec<IgnoreRule>, Error> {
             continue;
         }
         if l.contains("**") {
-            return Err(Error::Invalid("double-star (**) syntax is not supported".into()));
+            return Err(Error::Invalid(
+                "double-star (**) syntax is not supported".into(),
+            ));
         }
         if let Some(r) = parse_ignore_rule(l) {
             out.push(r);
@@ -151,7 +167,12 @@ fn parse_ignore_rule(l: &str) -> Option<IgnoreRule> {
     }
     let basename = !l.contains('/');
     let l = l.trim_start_matches('/').to_string();
-    Some(IgnoreRule { pat: filepath_match_regex(&l)?, negate, dir_only, basename })
+    Some(IgnoreRule {
+        pat: filepath_match_regex(&l)?,
+        negate,
+        dir_only,
+        basename,
+    })
 }
 
 /// Go's filepath.Match pattern as a regex.
@@ -199,7 +220,11 @@ fn ignored(rules: &[IgnoreRule], path: &str, is_dir: bool) -> bool {
         return false;
     }
     for r in rules {
-        let subject = if r.basename { path.rsplit('/').next().unwrap_or(path) } else { path };
+        let subject = if r.basename {
+            path.rsplit('/').next().unwrap_or(path)
+        } else {
+            path
+        };
         if r.negate {
             if r.dir_only && !is_dir {
                 return true;
@@ -219,20 +244,39 @@ fn ignored(rules: &[IgnoreRule], path: &str, is_dir: bool) -> bool {
     false
 }
 
-fn walk(root: &Path, dir: &Path, prefix: &str, rules: &[IgnoreRule], out: &mut Vec<(String, Vec<u8>)>, total: &mut u64) -> Result<(), Error> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    rules: &[IgnoreRule],
+    out: &mut Vec<(String, Vec<u8>)>,
+    total: &mut u64,
+) -> Result<(), Error> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let meta = std::fs::symlink_metadata(&p).map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
         let real = if meta.file_type().is_symlink() {
-            let c = p.canonicalize().map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
+            let c = p
+                .canonicalize()
+                .map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
             if !c.starts_with(root) {
-                return Err(Error::Invalid(format!("{rel}: symlink points outside the source root")));
+                return Err(Error::Invalid(format!(
+                    "{rel}: symlink points outside the source root"
+                )));
             }
             c
         } else {
@@ -262,28 +306,45 @@ pub fn untar(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let mut ar = tar::Archive::new(gz.take(MAX_ARCHIVE_BYTES * 2));
     let mut out = Vec::new();
     let mut total: u64 = 0;
-    let entries = ar.entries().map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?;
+    let entries = ar
+        .entries()
+        .map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?;
     for e in entries {
         let mut e = e.map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?;
         let et = e.header().entry_type();
-        let path = e.path().map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?.to_string_lossy().replace('\\', "/");
+        let path = e
+            .path()
+            .map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?
+            .to_string_lossy()
+            .replace('\\', "/");
         if path.starts_with('/') || path.split('/').any(|c| c == "..") {
-            return Err(Error::Invalid(format!("chart archive entry {path:?} escapes the chart")));
+            return Err(Error::Invalid(format!(
+                "chart archive entry {path:?} escapes the chart"
+            )));
         }
         if et.is_symlink() || et.is_hard_link() {
-            return Err(Error::Invalid(format!("chart archive entry {path:?} is a link")));
+            return Err(Error::Invalid(format!(
+                "chart archive entry {path:?} is a link"
+            )));
         }
         if et.is_dir() || !(et.is_file()) {
             continue;
         }
         let mut buf = Vec::new();
-        (&mut e).take(MAX_FILE_BYTES + 1).read_to_end(&mut buf).map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?;
+        (&mut e)
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Invalid(format!("invalid chart archive: {e}")))?;
         if buf.len() as u64 > MAX_FILE_BYTES {
-            return Err(Error::Invalid(format!("chart archive entry {path:?} is larger than the size limit")));
+            return Err(Error::Invalid(format!(
+                "chart archive entry {path:?} is larger than the size limit"
+            )));
         }
         total += buf.len() as u64;
         if total > MAX_ARCHIVE_BYTES {
-            return Err(Error::Invalid("chart archive decompresses beyond the size limit".into()));
+            return Err(Error::Invalid(
+                "chart archive decompresses beyond the size limit".into(),
+            ));
         }
         out.push((path, buf));
     }
@@ -297,7 +358,10 @@ pub fn untar(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
         Some((_, d)) => parse_ignore(&String::from_utf8_lossy(d))?,
         None => vec![],
     };
-    Ok(out.into_iter().filter(|(p, _)| !ignored(&rules, p, false)).collect())
+    Ok(out
+        .into_iter()
+        .filter(|(p, _)| !ignored(&rules, p, false))
+        .collect())
 }
 
 fn yaml_map(name: &str, data: &[u8]) -> Result<Map, Error> {
@@ -314,7 +378,9 @@ fn yaml_map(name: &str, data: &[u8]) -> Result<Map, Error> {
                 _ => "number",
             }
         ))),
-        Err(e) => Err(Error::Invalid(format!("cannot load {name}: error converting YAML to JSON: {e}"))),
+        Err(e) => Err(Error::Invalid(format!(
+            "cannot load {name}: error converting YAML to JSON: {e}"
+        ))),
     }
 }
 
@@ -336,7 +402,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
         } else if p == "values.yaml" {
             values = yaml_map("values.yaml", &d)?;
         } else if p == "values.schema.json" {
-            schema = Some(serde_json::from_slice(&d).map_err(|e| Error::Invalid(format!("values.schema.json: {e}")))?);
+            schema = Some(
+                serde_json::from_slice(&d)
+                    .map_err(|e| Error::Invalid(format!("values.schema.json: {e}")))?,
+            );
         } else if p == "requirements.yaml" {
             requirements = Some(yaml_map("requirements.yaml", &d)?);
         } else if p == "Chart.lock" || p == "requirements.lock" {
@@ -345,7 +414,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
             templates.push((p.clone(), String::from_utf8_lossy(&d).into_owned()));
         } else if let Some(rest) = p.strip_prefix("charts/") {
             match rest.split_once('/') {
-                Some((dir, inner)) => sub_dirs.entry(dir.to_string()).or_default().push((inner.to_string(), d)),
+                Some((dir, inner)) => sub_dirs
+                    .entry(dir.to_string())
+                    .or_default()
+                    .push((inner.to_string(), d)),
                 None => {
                     if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
                         sub_tgz.push((rest.to_string(), d));
@@ -359,56 +431,77 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     let Some(mut meta) = meta else {
         return Err(Error::Invalid("Chart.yaml file is missing".into()));
     };
-    let mut api = meta.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let mut api = meta
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     if api.is_empty() {
         api = "v1".into();
         meta.insert("apiVersion".into(), Value::str("v1"));
     }
     let name = match meta.get("name") {
         Some(Value::Str(s)) if !s.is_empty() => s.to_string(),
-        _ => return Err(Error::Invalid("validation: chart.metadata.name is required".into())),
+        _ => {
+            return Err(Error::Invalid(
+                "validation: chart.metadata.name is required".into(),
+            ));
+        }
     };
     if name.contains('/') || name.contains('\\') || name == "." || name == ".." {
-        return Err(Error::Invalid(format!("validation: chart.metadata.name {name:?} is invalid")));
+        return Err(Error::Invalid(format!(
+            "validation: chart.metadata.name {name:?} is invalid"
+        )));
     }
     let version = match meta.get("version") {
         Some(Value::Str(s)) => s.to_string(),
-        Some(Value::Nil) | None => return Err(Error::Invalid("validation: chart.metadata.version is required".into())),
+        Some(Value::Nil) | None => {
+            return Err(Error::Invalid(
+                "validation: chart.metadata.version is required".into(),
+            ));
+        }
         Some(v) => v.to_v(),
     };
     if crate::semver::Version::parse(&version).is_err() {
-        return Err(Error::Invalid(format!("validation: chart.metadata.version {version:?} is invalid")));
+        return Err(Error::Invalid(format!(
+            "validation: chart.metadata.version {version:?} is invalid"
+        )));
     }
     meta.insert("version".into(), Value::str(&version));
     for k in ["appVersion", "kubeVersion"] {
-        if let Some(v) = meta.get(k).cloned() {
-            if !matches!(v, Value::Str(_) | Value::Nil) {
+        if let Some(v) = meta.get(k).cloned()
+            && !matches!(v, Value::Str(_) | Value::Nil) {
                 meta.insert(k.into(), Value::str(v.to_v()));
             }
-        }
     }
     match meta.get("type").and_then(|v| v.as_str()) {
         None | Some("") | Some("application") | Some("library") => {}
-        Some(_) => return Err(Error::Invalid("validation: chart.metadata.type must be application or library".into())),
-    }
-    if api == "v1" {
-        if let Some(r) = &requirements {
-            if let Some(d) = r.get("dependencies") {
-                meta.insert("dependencies".into(), d.clone());
-            }
+        Some(_) => {
+            return Err(Error::Invalid(
+                "validation: chart.metadata.type must be application or library".into(),
+            ));
         }
     }
+    if api == "v1"
+        && let Some(r) = &requirements
+            && let Some(d) = r.get("dependencies") {
+                meta.insert("dependencies".into(), d.clone());
+            }
     let mut deps = Vec::new();
     if let Some(Value::List(l)) = meta.get("dependencies") {
         for d in l.iter() {
             let Value::Map(m) = d else {
-                return Err(Error::Invalid("validation: dependencies must be a list of maps".into()));
+                return Err(Error::Invalid(
+                    "validation: dependencies must be a list of maps".into(),
+                ));
             };
             let m = m.borrow();
             let gs = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
             let dn = gs("name");
             if dn.is_empty() {
-                return Err(Error::Invalid("validation: dependencies must have a name".into()));
+                return Err(Error::Invalid(
+                    "validation: dependencies must have a name".into(),
+                ));
             }
             let tags = match m.get("tags") {
                 Some(Value::List(t)) => t.iter().map(|x| x.strval()).collect(),
@@ -418,13 +511,27 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
                 Some(Value::List(t)) => t.as_ref().clone(),
                 _ => vec![],
             };
-            deps.push(Dependency { name: dn, alias: gs("alias"), condition: gs("condition"), tags, import_values: iv, enabled: true, raw: d.clone() });
+            deps.push(Dependency {
+                name: dn,
+                alias: gs("alias"),
+                condition: gs("condition"),
+                tags,
+                import_values: iv,
+                enabled: true,
+                raw: d.clone(),
+            });
         }
     }
-    let full_path = if parent.is_empty() { name.clone() } else { format!("{parent}/charts/{name}") };
+    let full_path = if parent.is_empty() {
+        name.clone()
+    } else {
+        format!("{parent}/charts/{name}")
+    };
     let mut subcharts = Vec::new();
     for (dir, fs) in sub_dirs {
-        let sub = from_files(fs, &full_path, depth + 1).map_err(|e| Error::Invalid(format!("error unpacking subchart {dir} in {name}: {e}")))?;
+        let sub = from_files(fs, &full_path, depth + 1).map_err(|e| {
+            Error::Invalid(format!("error unpacking subchart {dir} in {name}: {e}"))
+        })?;
         subcharts.push(sub);
     }
     for (n, d) in sub_tgz {
@@ -432,8 +539,15 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
         subcharts.push(from_files(fs, &full_path, depth + 1)?);
     }
     for (i, d) in deps.iter().enumerate() {
-        if deps[..i].iter().any(|o| o.alias.clone().max(o.name.clone()) == d.alias.clone().max(d.name.clone()) && o.alias == d.alias && o.name == d.name) {
-            return Err(Error::Invalid(format!("validation: more than one dependency with name or alias {:?}", d.name)));
+        if deps[..i].iter().any(|o| {
+            o.alias.clone().max(o.name.clone()) == d.alias.clone().max(d.name.clone())
+                && o.alias == d.alias
+                && o.name == d.name
+        }) {
+            return Err(Error::Invalid(format!(
+                "validation: more than one dependency with name or alias {:?}",
+                d.name
+            )));
         }
     }
     Ok(Chart {
@@ -452,8 +566,16 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
 
 /// Recomputes full paths after aliasing.
 pub fn set_paths(c: &mut Chart, parent: &str) {
-    c.full_path = if parent.is_empty() { c.name.clone() } else { format!("{parent}/charts/{}", c.name) };
-    let fp = if parent.is_empty() { c.name.clone() } else { format!("{parent}/charts/{}", c.orig_name) };
+    c.full_path = if parent.is_empty() {
+        c.name.clone()
+    } else {
+        format!("{parent}/charts/{}", c.name)
+    };
+    let fp = if parent.is_empty() {
+        c.name.clone()
+    } else {
+        format!("{parent}/charts/{}", c.orig_name)
+    };
     for s in &mut c.subcharts {
         set_paths(s, &fp);
     }

@@ -5,7 +5,10 @@ use std::rc::Rc;
 
 /// The current time (UTC) as a `time.Time`-like struct.
 pub fn now() -> Value {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     at(secs, 0, "UTC")
 }
 
@@ -16,7 +19,12 @@ pub fn at(secs: i64, offset: i64, zone: &str) -> Value {
     f.insert("Offset".into(), Value::Int(offset));
     f.insert("Zone".into(), Value::str(zone));
     let display = format_time("2006-01-02 15:04:05 -0700 MST", secs, offset, zone);
-    Value::Struct(Rc::new(Struct { type_name: "time.Time", fields: f, display: Some(display), json: None }))
+    Value::Struct(Rc::new(Struct {
+        type_name: "time.Time",
+        fields: f,
+        display: Some(display),
+        json: None,
+    }))
 }
 
 fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
@@ -32,7 +40,15 @@ fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let wd = (days + 4).rem_euclid(7);
-    (if m <= 2 { y + 1 } else { y }, m, d, rem / 3600, rem % 3600 / 60, rem % 60, wd)
+    (
+        if m <= 2 { y + 1 } else { y },
+        m,
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        wd,
+    )
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -49,8 +65,14 @@ fn parts(v: &Value) -> (i64, i64, String) {
     match v {
         Value::Struct(s) => (
             s.fields.get("Unix").map(crate::funcs::to_i64).unwrap_or(0),
-            s.fields.get("Offset").map(crate::funcs::to_i64).unwrap_or(0),
-            s.fields.get("Zone").map(|z| z.strval()).unwrap_or_else(|| "UTC".into()),
+            s.fields
+                .get("Offset")
+                .map(crate::funcs::to_i64)
+                .unwrap_or(0),
+            s.fields
+                .get("Zone")
+                .map(|z| z.strval())
+                .unwrap_or_else(|| "UTC".into()),
         ),
         Value::Int(_) | Value::Float(_) => (crate::funcs::to_i64(v), 0, "UTC".into()),
         _ => (0, 0, "UTC".into()),
@@ -73,8 +95,29 @@ pub fn format(layout: &str, t: &Value) -> String {
     format_time(layout, s, o, &z)
 }
 
-const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 fn format_time(layout: &str, secs: i64, offset: i64, zone: &str) -> String {
     let (y, mo, d, h, mi, s, wd) = civil(secs + offset);
@@ -86,7 +129,11 @@ fn format_time(layout: &str, secs: i64, offset: i64, zone: &str) -> String {
         }
         let sign = if offset < 0 { '-' } else { '+' };
         let a = offset.abs();
-        if colon { format!("{sign}{:02}:{:02}", a / 3600, a % 3600 / 60) } else { format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60) }
+        if colon {
+            format!("{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
+        } else {
+            format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60)
+        }
     };
     while !rest.is_empty() {
         let toks: &[(&str, String)] = &[
@@ -102,7 +149,10 @@ fn format_time(layout: &str, secs: i64, offset: i64, zone: &str) -> String {
             ("Mon", DAYS[wd as usize][..3].to_string()),
             ("01", format!("{mo:02}")),
             ("02", format!("{d:02}")),
-            ("03", format!("{:02}", if h % 12 == 0 { 12 } else { h % 12 })),
+            (
+                "03",
+                format!("{:02}", if h % 12 == 0 { 12 } else { h % 12 }),
+            ),
             ("04", format!("{mi:02}")),
             ("05", format!("{s:02}")),
             ("06", format!("{:02}", y % 100)),
@@ -125,12 +175,17 @@ fn format_time(layout: &str, secs: i64, offset: i64, zone: &str) -> String {
 
 /// Parses `s` with a Go layout.
 pub fn parse(layout: &str, s: &str) -> Result<Value, String> {
-    let (mut y, mut mo, mut d, mut h, mut mi, mut se, mut off) = (1i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut y, mut mo, mut d, mut h, mut mi, mut se, mut off) =
+        (1i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
     let mut l = layout;
     let mut v = s;
     let num = |v: &mut &str, n: usize| -> Result<i64, String> {
-        let t = v.get(..n).ok_or_else(|| format!("parsing time {s:?}: cannot parse"))?;
-        let r = t.parse::<i64>().map_err(|_| format!("parsing time {s:?} as {layout:?}: cannot parse {t:?}"))?;
+        let t = v
+            .get(..n)
+            .ok_or_else(|| format!("parsing time {s:?}: cannot parse"))?;
+        let r = t
+            .parse::<i64>()
+            .map_err(|_| format!("parsing time {s:?} as {layout:?}: cannot parse {t:?}"))?;
         *v = &v[n..];
         Ok(r)
     };
@@ -151,10 +206,15 @@ pub fn parse(layout: &str, s: &str) -> Result<Value, String> {
             }
             l = &l[6..];
         } else if l.starts_with("MST") {
-            let n = v.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(v.len());
+            let n = v
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(v.len());
             v = &v[n..];
             l = &l[3..];
-        } else if let Some(t) = ["01", "02", "15", "04", "05"].iter().find(|t| l.starts_with(**t)) {
+        } else if let Some(t) = ["01", "02", "15", "04", "05"]
+            .iter()
+            .find(|t| l.starts_with(**t))
+        {
             let n = num(&mut v, 2)?;
             match *t {
                 "01" => mo = n,
@@ -167,7 +227,9 @@ pub fn parse(layout: &str, s: &str) -> Result<Value, String> {
         } else {
             let c = l.chars().next().unwrap_or(' ');
             if !v.starts_with(c) {
-                return Err(format!("parsing time {s:?} as {layout:?}: cannot parse {v:?} as {l:?}"));
+                return Err(format!(
+                    "parsing time {s:?} as {layout:?}: cannot parse {v:?} as {l:?}"
+                ));
             }
             l = &l[c.len_utf8()..];
             v = &v[c.len_utf8()..];
@@ -195,10 +257,16 @@ pub fn parse_duration(d: &str) -> Result<i64, String> {
     };
     let mut total = 0f64;
     while !r.is_empty() {
-        let n = r.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("time: missing unit in duration {d:?}"))?;
-        let v: f64 = r[..n].parse().map_err(|_| format!("time: invalid duration {d:?}"))?;
+        let n = r
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("time: missing unit in duration {d:?}"))?;
+        let v: f64 = r[..n]
+            .parse()
+            .map_err(|_| format!("time: invalid duration {d:?}"))?;
         r = &r[n..];
-        let u = r.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(r.len());
+        let u = r
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(r.len());
         let mult = match &r[..u] {
             "h" => 3600.0,
             "m" => 60.0,

@@ -35,14 +35,25 @@ pub fn method(f: &Files, name: &str, args: &[Value]) -> Result<Value, String> {
     let arg = |i: usize| -> Result<String, String> {
         match args.get(i) {
             Some(Value::Str(s)) => Ok(s.to_string()),
-            Some(v) => Err(format!("wrong type for value; expected string; got {}", v.type_name())),
-            None => Err(format!("wrong number of args for {name}: want 1 got {}", args.len())),
+            Some(v) => Err(format!(
+                "wrong type for value; expected string; got {}",
+                v.type_name()
+            )),
+            None => Err(format!(
+                "wrong number of args for {name}: want 1 got {}",
+                args.len()
+            )),
         }
     };
     match name {
         "Get" => {
             let p = arg(0)?;
-            Ok(Value::str(f.entries.get(&p).map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default()))
+            Ok(Value::str(
+                f.entries
+                    .get(&p)
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .unwrap_or_default(),
+            ))
         }
         "GetBytes" => {
             let p = arg(0)?;
@@ -68,7 +79,9 @@ pub fn method(f: &Files, name: &str, args: &[Value]) -> Result<Value, String> {
                     if s.ends_with('\n') {
                         s.pop();
                     }
-                    Ok(Value::List(Rc::new(s.split('\n').map(Value::str).collect())))
+                    Ok(Value::List(Rc::new(
+                        s.split('\n').map(Value::str).collect(),
+                    )))
                 }
             }
         }

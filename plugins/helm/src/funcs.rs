@@ -9,31 +9,246 @@ type R<T> = Result<T, ExecError>;
 
 /// Every function name known to the parser.
 pub const FUNCS: &[&str] = &[
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge", "html",
-    "js", "urlquery", "call", "include", "tpl", "required", "fail", "toYaml", "toYamlPretty", "mustToYaml", "fromYaml",
-    "fromYamlArray", "toToml", "fromToml", "toJson", "mustToJson", "fromJson", "mustFromJson", "fromJsonArray",
-    "mustFromJsonArray", "toPrettyJson", "mustToPrettyJson", "toRawJson", "mustToRawJson", "lookup", "abbrev",
-    "abbrevboth", "trunc", "trim", "trimAll", "trimPrefix", "trimSuffix", "upper", "lower", "title", "untitle", "substr",
-    "repeat", "nospace", "initials", "randAlphaNum", "randAlpha", "randAscii", "randNumeric", "swapcase", "shuffle",
-    "snakecase", "camelcase", "kebabcase", "wrap", "wrapWith", "contains", "hasPrefix", "hasSuffix", "quote", "squote",
-    "cat", "indent", "nindent", "replace", "plural", "sha1sum", "sha256sum", "sha512sum", "adler32sum", "toString",
-    "atoi", "int", "int64", "float64", "seq", "toDecimal", "split", "splitList", "splitn", "toStrings", "join",
-    "sortAlpha", "until", "untilStep", "add", "add1", "sub", "div", "mod", "mul", "max", "min", "biggest", "floor",
-    "ceil", "round", "addf", "add1f", "subf", "divf", "mulf", "maxf", "minf", "randInt", "default", "empty", "coalesce",
-    "all", "any", "compact", "mustCompact", "ternary", "deepCopy", "mustDeepCopy", "typeOf", "typeIs", "typeIsLike",
-    "kindOf", "kindIs", "deepEqual", "b64enc", "b64dec", "b32enc", "b32dec", "tuple", "list", "dict", "get", "set",
-    "unset", "hasKey", "pluck", "keys", "pick", "omit", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite",
-    "values", "append", "push", "mustAppend", "mustPush", "prepend", "mustPrepend", "first", "mustFirst", "rest",
-    "mustRest", "last", "mustLast", "initial", "mustInitial", "reverse", "mustReverse", "uniq", "mustUniq", "without",
-    "mustWithout", "has", "mustHas", "mustSlice", "concat", "dig", "chunk", "mustChunk", "regexMatch", "mustRegexMatch",
-    "regexFindAll", "mustRegexFindAll", "regexFind", "mustRegexFind", "regexReplaceAll", "mustRegexReplaceAll",
-    "regexReplaceAllLiteral", "mustRegexReplaceAllLiteral", "regexSplit", "mustRegexSplit", "regexQuoteMeta", "semver",
-    "semverCompare", "urlParse", "urlJoin", "now", "date", "dateInZone", "date_in_zone", "dateModify", "date_modify",
-    "mustDateModify", "ago", "toDate", "mustToDate", "unixEpoch", "duration", "durationRound", "htmlDate",
-    "htmlDateInZone", "genPrivateKey", "derivePassword", "buildCustomCert", "genCA", "genCAWithKey",
-    "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey", "encryptAES",
-    "decryptAES", "uuidv4", "bcrypt", "htpasswd", "getHostByName", "base", "dir", "ext", "clean", "isAbs", "osBase",
-    "osDir", "osExt", "osClean", "osIsAbs", "fromYamlArray", "sha1", "randBytes", "hello",
+    "and",
+    "or",
+    "not",
+    "len",
+    "index",
+    "slice",
+    "print",
+    "printf",
+    "println",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "html",
+    "js",
+    "urlquery",
+    "call",
+    "include",
+    "tpl",
+    "required",
+    "fail",
+    "toYaml",
+    "toYamlPretty",
+    "mustToYaml",
+    "fromYaml",
+    "fromYamlArray",
+    "toToml",
+    "fromToml",
+    "toJson",
+    "mustToJson",
+    "fromJson",
+    "mustFromJson",
+    "fromJsonArray",
+    "mustFromJsonArray",
+    "toPrettyJson",
+    "mustToPrettyJson",
+    "toRawJson",
+    "mustToRawJson",
+    "lookup",
+    "abbrev",
+    "abbrevboth",
+    "trunc",
+    "trim",
+    "trimAll",
+    "trimPrefix",
+    "trimSuffix",
+    "upper",
+    "lower",
+    "title",
+    "untitle",
+    "substr",
+    "repeat",
+    "nospace",
+    "initials",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "swapcase",
+    "shuffle",
+    "snakecase",
+    "camelcase",
+    "kebabcase",
+    "wrap",
+    "wrapWith",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "quote",
+    "squote",
+    "cat",
+    "indent",
+    "nindent",
+    "replace",
+    "plural",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "adler32sum",
+    "toString",
+    "atoi",
+    "int",
+    "int64",
+    "float64",
+    "seq",
+    "toDecimal",
+    "split",
+    "splitList",
+    "splitn",
+    "toStrings",
+    "join",
+    "sortAlpha",
+    "until",
+    "untilStep",
+    "add",
+    "add1",
+    "sub",
+    "div",
+    "mod",
+    "mul",
+    "max",
+    "min",
+    "biggest",
+    "floor",
+    "ceil",
+    "round",
+    "addf",
+    "add1f",
+    "subf",
+    "divf",
+    "mulf",
+    "maxf",
+    "minf",
+    "randInt",
+    "default",
+    "empty",
+    "coalesce",
+    "all",
+    "any",
+    "compact",
+    "mustCompact",
+    "ternary",
+    "deepCopy",
+    "mustDeepCopy",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "kindOf",
+    "kindIs",
+    "deepEqual",
+    "b64enc",
+    "b64dec",
+    "b32enc",
+    "b32dec",
+    "tuple",
+    "list",
+    "dict",
+    "get",
+    "set",
+    "unset",
+    "hasKey",
+    "pluck",
+    "keys",
+    "pick",
+    "omit",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "values",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "first",
+    "mustFirst",
+    "rest",
+    "mustRest",
+    "last",
+    "mustLast",
+    "initial",
+    "mustInitial",
+    "reverse",
+    "mustReverse",
+    "uniq",
+    "mustUniq",
+    "without",
+    "mustWithout",
+    "has",
+    "mustHas",
+    "mustSlice",
+    "concat",
+    "dig",
+    "chunk",
+    "mustChunk",
+    "regexMatch",
+    "mustRegexMatch",
+    "regexFindAll",
+    "mustRegexFindAll",
+    "regexFind",
+    "mustRegexFind",
+    "regexReplaceAll",
+    "mustRegexReplaceAll",
+    "regexReplaceAllLiteral",
+    "mustRegexReplaceAllLiteral",
+    "regexSplit",
+    "mustRegexSplit",
+    "regexQuoteMeta",
+    "semver",
+    "semverCompare",
+    "urlParse",
+    "urlJoin",
+    "now",
+    "date",
+    "dateInZone",
+    "date_in_zone",
+    "dateModify",
+    "date_modify",
+    "mustDateModify",
+    "ago",
+    "toDate",
+    "mustToDate",
+    "unixEpoch",
+    "duration",
+    "durationRound",
+    "htmlDate",
+    "htmlDateInZone",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "encryptAES",
+    "decryptAES",
+    "uuidv4",
+    "bcrypt",
+    "htpasswd",
+    "getHostByName",
+    "base",
+    "dir",
+    "ext",
+    "clean",
+    "isAbs",
+    "osBase",
+    "osDir",
+    "osExt",
+    "osClean",
+    "osIsAbs",
+    "fromYamlArray",
+    "sha1",
+    "randBytes",
+    "hello",
 ];
 
 /// Whether `name` is a known function.
@@ -52,14 +267,20 @@ fn fail(ex: &Exec, name: &str, msg: impl std::fmt::Display) -> ExecError {
 
 fn want(ex: &Exec, name: &str, args: &[Value], n: usize) -> R<()> {
     if args.len() != n {
-        return Err(ex.error(format!("wrong number of args for {name}: want {n} got {}", args.len())));
+        return Err(ex.error(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
 
 fn want_min(ex: &Exec, name: &str, args: &[Value], n: usize) -> R<()> {
     if args.len() < n {
-        return Err(ex.error(format!("wrong number of args for {name}: want at least {n} got {}", args.len())));
+        return Err(ex.error(format!(
+            "wrong number of args for {name}: want at least {n} got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
@@ -68,7 +289,10 @@ fn sarg(ex: &Exec, args: &[Value], i: usize) -> R<String> {
     match args.get(i) {
         Some(Value::Str(s)) => Ok(s.to_string()),
         Some(Value::Nil) | None => Err(ex.error("invalid value; expected string")),
-        Some(v) => Err(ex.error(format!("wrong type for value; expected string; got {}", v.type_name()))),
+        Some(v) => Err(ex.error(format!(
+            "wrong type for value; expected string; got {}",
+            v.type_name()
+        ))),
     }
 }
 
@@ -76,7 +300,10 @@ fn iarg(ex: &Exec, args: &[Value], i: usize) -> R<i64> {
     match args.get(i) {
         Some(Value::Int(n)) => Ok(*n),
         Some(Value::Nil) | None => Err(ex.error("invalid value; expected int")),
-        Some(v) => Err(ex.error(format!("wrong type for value; expected int; got {}", v.type_name()))),
+        Some(v) => Err(ex.error(format!(
+            "wrong type for value; expected int; got {}",
+            v.type_name()
+        ))),
     }
 }
 
@@ -96,11 +323,10 @@ pub fn to_i64(v: &Value) -> i64 {
 }
 
 fn trim_zero_decimal(s: &str) -> String {
-    if let Some((a, b)) = s.split_once('.') {
-        if !b.is_empty() && b.bytes().all(|c| c == b'0') {
+    if let Some((a, b)) = s.split_once('.')
+        && !b.is_empty() && b.bytes().all(|c| c == b'0') {
             return a.to_string();
         }
-    }
     s.to_string()
 }
 
@@ -145,7 +371,11 @@ pub fn is_empty(v: &Value) -> bool {
 /// Sprig's strslice.
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) => l.iter().filter(|x| !x.is_nil()).map(|x| x.strval()).collect(),
+        Value::List(l) => l
+            .iter()
+            .filter(|x| !x.is_nil())
+            .map(|x| x.strval())
+            .collect(),
         Value::ApiVersions(l) => l.as_ref().clone(),
         Value::Nil => vec![],
         other => vec![other.strval()],
@@ -155,9 +385,17 @@ fn strslice(v: &Value) -> Vec<String> {
 fn list_arg(ex: &Exec, name: &str, v: &Value) -> R<Vec<Value>> {
     match v {
         Value::Nil => Ok(vec![]),
-        other => other
-            .as_list()
-            .ok_or_else(|| fail(ex, name, format!("Cannot {} on type {}", name.trim_start_matches("must").to_lowercase(), other.type_name()))),
+        other => other.as_list().ok_or_else(|| {
+            fail(
+                ex,
+                name,
+                format!(
+                    "Cannot {} on type {}",
+                    name.trim_start_matches("must").to_lowercase(),
+                    other.type_name()
+                ),
+            )
+        }),
     }
 }
 
@@ -178,7 +416,9 @@ pub fn deep_copy(v: &Value) -> Value {
 
 /// mergo-style merge of `src` into `dst` (in place).
 pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
-    let (Value::Map(d), Value::Map(s)) = (dst, src) else { return };
+    let (Value::Map(d), Value::Map(s)) = (dst, src) else {
+        return;
+    };
     if Rc::ptr_eq(d, s) {
         return;
     }
@@ -186,7 +426,9 @@ pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
     for (k, sv) in s.iter() {
         let dv = d.borrow().get(k).cloned();
         match dv {
-            Some(dv @ Value::Map(_)) if matches!(sv, Value::Map(_)) => merge_into(&dv, sv, overwrite),
+            Some(dv @ Value::Map(_)) if matches!(sv, Value::Map(_)) => {
+                merge_into(&dv, sv, overwrite)
+            }
             Some(dv) => {
                 if is_empty(&dv) || (overwrite && !is_empty(sv)) {
                     d.borrow_mut().insert(k.clone(), sv.clone());
@@ -235,8 +477,14 @@ fn go_eq(ex: &Exec, a: &Value, b: &Value) -> R<bool> {
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
         _ => {
-            if matches!(a, Value::Map(_) | Value::List(_)) || matches!(b, Value::Map(_) | Value::List(_)) {
-                return Err(fail(ex, "eq", format!("non-comparable type {}: {}", a.to_v(), a.type_name())));
+            if matches!(a, Value::Map(_) | Value::List(_))
+                || matches!(b, Value::Map(_) | Value::List(_))
+            {
+                return Err(fail(
+                    ex,
+                    "eq",
+                    format!("non-comparable type {}: {}", a.to_v(), a.type_name()),
+                ));
             }
             a.deep_eq(b)
         }
@@ -245,7 +493,9 @@ fn go_eq(ex: &Exec, a: &Value, b: &Value) -> R<bool> {
 
 fn go_lt(ex: &Exec, name: &str, a: &Value, b: &Value) -> R<bool> {
     let (ka, kb) = (kind(a), kind(b));
-    if matches!(ka, Kind::Other | Kind::Nil | Kind::Bool) || matches!(kb, Kind::Other | Kind::Nil | Kind::Bool) {
+    if matches!(ka, Kind::Other | Kind::Nil | Kind::Bool)
+        || matches!(kb, Kind::Other | Kind::Nil | Kind::Bool)
+    {
         return Err(fail(ex, name, "invalid type for comparison"));
     }
     if ka != kb {
@@ -271,7 +521,10 @@ fn rand_bytes(n: usize) -> Vec<u8> {
 
 fn rand_string(n: i64, charset: &[u8]) -> String {
     let n = n.clamp(0, 1 << 20) as usize;
-    rand_bytes(n).iter().map(|b| charset[*b as usize % charset.len()] as char).collect()
+    rand_bytes(n)
+        .iter()
+        .map(|b| charset[*b as usize % charset.len()] as char)
+        .collect()
 }
 
 /// Calls a function by name.
@@ -285,7 +538,7 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "len" => {
             want(ex, name, a, 1)?;
-            match a[0].len() {
+            match a[0].length() {
                 Some(n) => Value::Int(n as i64),
                 None => return Err(fail(ex, name, format!("len of type {}", a[0].type_name()))),
             }
@@ -925,11 +1178,10 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             let k = sarg(ex, a, 0)?;
             let mut out = Vec::new();
             for d in &a[1..] {
-                if let Value::Map(m) = d {
-                    if let Some(v) = m.borrow().get(&k) {
+                if let Value::Map(m) = d
+                    && let Some(v) = m.borrow().get(&k) {
                         out.push(v.clone());
                     }
-                }
             }
             Value::List(Rc::new(out))
         }
@@ -1065,11 +1317,11 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
         }
         "regexReplaceAll" | "mustRegexReplaceAll" => {
             let re = regex(ex, name, &sarg(ex, a, 0)?)?;
-            Value::str(re.replace_all(&sarg(ex, a, 1)?, sarg(ex, a, 2)?.as_str()).into_owned())
+            Value::str(re.replace_all(&sarg(ex, a, 1)?, sarg(ex, a, 2)?.as_str()))
         }
         "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
             let re = regex(ex, name, &sarg(ex, a, 0)?)?;
-            Value::str(re.replace_all(&sarg(ex, a, 1)?, regex::NoExpand(&sarg(ex, a, 2)?)).into_owned())
+            Value::str(re.replace_all(&sarg(ex, a, 1)?, regex::NoExpand(&sarg(ex, a, 2)?)))
         }
         "regexSplit" | "mustRegexSplit" => {
             let re = regex(ex, name, &sarg(ex, a, 0)?)?;
@@ -1228,7 +1480,10 @@ fn fake_pem(kind: &str) -> String {
 }
 
 fn user_error(ex: &Exec, msg: &str) -> ExecError {
-    ExecError { msg: format!("execution error at ({}): {msg}", ex.location()), user: true }
+    ExecError {
+        msg: format!("execution error at ({}): {msg}", ex.location()),
+        user: true,
+    }
 }
 
 fn error_map(msg: &str) -> Value {
@@ -1252,7 +1507,9 @@ pub fn include(ex: &mut Exec, name: &str, data: Value) -> R<Value> {
     let count = ex.include_counts.entry(name.to_string()).or_insert(0);
     *count += 1;
     if *count > 1000 || ex.depth >= crate::tmpl::exec::MAX_DEPTH {
-        let e = ex.error(format!("rendering template has a nested reference name: {name}: unable to execute template"));
+        let e = ex.error(format!(
+            "rendering template has a nested reference name: {name}: unable to execute template"
+        ));
         if let Some(c) = ex.include_counts.get_mut(name) {
             *c -= 1;
         }
@@ -1336,7 +1593,11 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn snake(s: &str, sep: char) -> String {
-    words(s).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join(&sep.to_string())
+    words(s)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(&sep.to_string())
 }
 
 fn camel(s: &str) -> String {
@@ -1435,7 +1696,9 @@ fn url_query_escape(s: &str) -> String {
     let mut o = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             _ => o.push_str(&format!("%{b:02X}")),
         }
@@ -1572,7 +1835,8 @@ fn go_duration(secs: i64) -> String {
 fn duration_round(secs: i64) -> String {
     let u = secs.unsigned_abs();
     let (year, month, day, hour, minute) = (31536000u64, 2592000u64, 86400u64, 3600u64, 60u64);
-    let r = if u > year {
+    
+    if u > year {
         format!("{}y", u / year)
     } else if u > month {
         format!("{}mo", u / month)
@@ -1584,8 +1848,7 @@ fn duration_round(secs: i64) -> String {
         format!("{}m", u / minute)
     } else {
         format!("{u}s")
-    };
-    r
+    }
 }
 
 fn url_parse(u: &str) -> Map {
@@ -1602,12 +1865,15 @@ fn url_parse(u: &str) -> Map {
         query = q;
     }
     let mut scheme = "";
-    if let Some(i) = rest.find(':') {
-        if rest[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && i > 0 {
+    if let Some(i) = rest.find(':')
+        && rest[..i]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && i > 0
+        {
             scheme = &rest[..i];
             rest = &rest[i + 1..];
         }
-    }
     let (mut userinfo, mut host, mut path) = ("", "", rest);
     let mut opaque = "";
     if let Some(r) = rest.strip_prefix("//") {
@@ -1625,8 +1891,21 @@ fn url_parse(u: &str) -> Map {
         opaque = rest;
         path = "";
     }
-    let hostname = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else { host.split(':').next().unwrap_or("") };
-    for (k, v) in [("scheme", scheme), ("host", host), ("hostname", hostname), ("path", path), ("query", query), ("opaque", opaque), ("fragment", frag), ("userinfo", userinfo)] {
+    let hostname = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    for (k, v) in [
+        ("scheme", scheme),
+        ("host", host),
+        ("hostname", hostname),
+        ("path", path),
+        ("query", query),
+        ("opaque", opaque),
+        ("fragment", frag),
+        ("userinfo", userinfo),
+    ] {
         m.insert(k.into(), Value::str(v));
     }
     m
@@ -1637,10 +1916,34 @@ pub fn json_key_order(type_name: &str) -> Option<&'static [&'static str]> {
     match type_name {
         "*chart.Maintainer" => Some(&["name", "email", "url"]),
         "*chart.Metadata" => Some(&[
-            "name", "home", "sources", "version", "description", "keywords", "maintainers", "icon", "apiVersion", "condition",
-            "tags", "appVersion", "deprecated", "annotations", "kubeVersion", "dependencies", "type",
+            "name",
+            "home",
+            "sources",
+            "version",
+            "description",
+            "keywords",
+            "maintainers",
+            "icon",
+            "apiVersion",
+            "condition",
+            "tags",
+            "appVersion",
+            "deprecated",
+            "annotations",
+            "kubeVersion",
+            "dependencies",
+            "type",
         ]),
-        "*chart.Dependency" => Some(&["name", "version", "repository", "condition", "tags", "enabled", "import-values", "alias"]),
+        "*chart.Dependency" => Some(&[
+            "name",
+            "version",
+            "repository",
+            "condition",
+            "tags",
+            "enabled",
+            "import-values",
+            "alias",
+        ]),
         _ => None,
     }
 }

@@ -26,7 +26,11 @@ fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), Plugin
             _ => Default::default(),
         },
         None | Some(serde_json::Value::Null) => Default::default(),
-        Some(_) => return Err(PluginError::InvalidConfig("values must be an object".into())),
+        Some(_) => {
+            return Err(PluginError::InvalidConfig(
+                "values must be an object".into(),
+            ));
+        }
     };
     let opts = crate::TemplateOptions {
         release_name: s("releaseName").unwrap_or_else(|| "release-name".into()),
@@ -36,7 +40,11 @@ fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), Plugin
         api_versions: j
             .get("apiVersions")
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         include_crds: b("includeCrds"),
         skip_tests: b("skipTests"),
@@ -55,9 +63,18 @@ impl Guest for Component {
             rel.push(c);
         }
         match crate::template(std::path::Path::new("/src"), &rel, &opts) {
-            Ok(r) => Ok(RenderOutput { objects: r.objects, warnings: r.warnings }),
-            Err(crate::Error::NotFound(m)) => Err(PluginError::NotFound(InputError { message: m, location: None })),
-            Err(e) => Err(PluginError::InvalidInput(InputError { message: e.to_string(), location: None })),
+            Ok(r) => Ok(RenderOutput {
+                objects: r.objects,
+                warnings: r.warnings,
+            }),
+            Err(crate::Error::NotFound(m)) => Err(PluginError::NotFound(InputError {
+                message: m,
+                location: None,
+            })),
+            Err(e) => Err(PluginError::InvalidInput(InputError {
+                message: e.to_string(),
+                location: None,
+            })),
         }
     }
 }

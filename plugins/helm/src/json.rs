@@ -38,7 +38,9 @@ pub fn to_serde(v: &Value) -> serde_json::Value {
             if f.fract() == 0.0 && f.abs() < 9.0e15 {
                 serde_json::Value::from(*f as i64)
             } else {
-                serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+                serde_json::Number::from_f64(*f)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
             }
         }
         Value::Str(s) => serde_json::Value::String(s.to_string()),
@@ -84,7 +86,13 @@ fn enc(v: &Value, indent: Option<&str>, level: usize, out: &mut String) {
         Value::ApiVersions(l) => enc_list(l.iter().map(Value::str), l.len(), indent, level, out),
         Value::Map(m) => {
             let m = m.borrow();
-            enc_map(m.iter().map(|(k, v)| (k.clone(), v.clone())), m.len(), indent, level, out)
+            enc_map(
+                m.iter().map(|(k, v)| (k.clone(), v.clone())),
+                m.len(),
+                indent,
+                level,
+                out,
+            )
         }
         Value::Struct(s) if s.json.is_some() => {
             let j = s.json.clone().unwrap_or_default();
@@ -103,9 +111,16 @@ fn enc(v: &Value, indent: Option<&str>, level: usize, out: &mut String) {
                 _ => enc(&j, indent, level, out),
             }
         }
-        Value::Struct(s) => enc_map(s.fields.iter().map(|(k, v)| (k.clone(), v.clone())), s.fields.len(), indent, level, out),
+        Value::Struct(s) => enc_map(
+            s.fields.iter().map(|(k, v)| (k.clone(), v.clone())),
+            s.fields.len(),
+            indent,
+            level,
+            out,
+        ),
         Value::Files(f) => enc_map(
-            f.iter().map(|(k, d)| (k.clone(), Value::Bytes(Rc::new(d.to_vec())))),
+            f.iter()
+                .map(|(k, d)| (k.clone(), Value::Bytes(Rc::new(d.to_vec())))),
             f.len(),
             indent,
             level,
@@ -114,7 +129,13 @@ fn enc(v: &Value, indent: Option<&str>, level: usize, out: &mut String) {
     }
 }
 
-fn enc_list(it: impl Iterator<Item = Value>, n: usize, indent: Option<&str>, level: usize, out: &mut String) {
+fn enc_list(
+    it: impl Iterator<Item = Value>,
+    n: usize,
+    indent: Option<&str>,
+    level: usize,
+    out: &mut String,
+) {
     out.push('[');
     if n == 0 {
         out.push(']');
@@ -131,7 +152,13 @@ fn enc_list(it: impl Iterator<Item = Value>, n: usize, indent: Option<&str>, lev
     out.push(']');
 }
 
-fn enc_map(it: impl Iterator<Item = (String, Value)>, n: usize, indent: Option<&str>, level: usize, out: &mut String) {
+fn enc_map(
+    it: impl Iterator<Item = (String, Value)>,
+    n: usize,
+    indent: Option<&str>,
+    level: usize,
+    out: &mut String,
+) {
     out.push('{');
     if n == 0 {
         out.push('}');

@@ -95,13 +95,16 @@ fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<R
     let text = render::to_text(&out, opts)?;
     let mut objects = Vec::new();
     for doc in render::split_manifests(&text) {
-        if let Ok(v) = yaml::parse(&doc, false) {
-            if let Value::Map(_) = v {
+        if let Ok(v) = yaml::parse(&doc, false)
+            && let Value::Map(_) = v {
                 objects.push(serde_json::to_string(&json::to_serde(&v)).unwrap_or_default());
             }
-        }
     }
-    Ok(Rendered { objects, text, warnings: out.warnings })
+    Ok(Rendered {
+        objects,
+        text,
+        warnings: out.warnings,
+    })
 }
 
 /// Builds user values as Helm does: values files merged in order, then each `--set*` flag.
@@ -110,15 +113,27 @@ fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<R
 ///
 /// # Errors
 /// Unreadable or invalid files and malformed `--set` expressions.
-pub fn build_values(files: &[String], sets: &[(String, String)], read: &dyn Fn(&str) -> Result<String, String>) -> Result<Map> {
+pub fn build_values(
+    files: &[String],
+    sets: &[(String, String)],
+    read: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Map> {
     let mut vals = Map::new();
     for f in files {
         let s = read(f).map_err(Error::NotFound)?;
-        let v = yaml::parse(&s, true).map_err(|e| Error::Invalid(format!("failed to parse {f}: error converting YAML to JSON: {e}")))?;
+        let v = yaml::parse(&s, true).map_err(|e| {
+            Error::Invalid(format!(
+                "failed to parse {f}: error converting YAML to JSON: {e}"
+            ))
+        })?;
         match v {
             Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),
             Value::Nil => {}
-            _ => return Err(Error::Invalid(format!("failed to parse {f}: error unmarshaling JSON: cannot unmarshal into map"))),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "failed to parse {f}: error unmarshaling JSON: cannot unmarshal into map"
+                )));
+            }
         }
     }
     for (flag, arg) in sets {
@@ -134,7 +149,12 @@ pub fn build_values(files: &[String], sets: &[(String, String)], read: &dyn Fn(&
                         match read(p) {
                             Ok(content) => {
                                 let lit = format!("{k}={content}");
-                                out = strvals::parse_into(&lit, strvals::SetKind::Literal, &mut vals, read);
+                                out = strvals::parse_into(
+                                    &lit,
+                                    strvals::SetKind::Literal,
+                                    &mut vals,
+                                    read,
+                                );
                             }
                             Err(e) => out = Err(e),
                         }

@@ -16,7 +16,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => o.push_str("\\b"),
             '\u{c}' => o.push_str("\\f"),
             '\u{b}' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -58,7 +60,8 @@ pub fn sprintf(f: &str, args: &[Value]) -> String {
             continue;
         }
         i += 1;
-        let (mut left, mut zero, mut plus, mut space, mut sharp) = (false, false, false, false, false);
+        let (mut left, mut zero, mut plus, mut space, mut sharp) =
+            (false, false, false, false, false);
         while i < cs.len() {
             match cs[i] {
                 '-' => left = true,
@@ -140,7 +143,11 @@ pub fn sprintf(f: &str, args: &[Value]) -> String {
             ('e', Value::Float(x)) => float_e(*x, prec.unwrap_or(6)),
             ('g', Value::Float(x)) => fmt_float_g(*x, prec.map(|p| p as i32).unwrap_or(-1)),
             ('x' | 'X', Value::Int(n)) => {
-                let s = if sharp { format!("0x{n:x}") } else { format!("{n:x}") };
+                let s = if sharp {
+                    format!("0x{n:x}")
+                } else {
+                    format!("{n:x}")
+                };
                 if verb == 'X' { s.to_uppercase() } else { s }
             }
             ('x' | 'X', Value::Str(s)) => {
@@ -149,7 +156,9 @@ pub fn sprintf(f: &str, args: &[Value]) -> String {
             }
             ('o', Value::Int(n)) => format!("{n:o}"),
             ('b', Value::Int(n)) => format!("{n:b}"),
-            ('c', Value::Int(n)) => char::from_u32(*n as u32).map(|c| c.to_string()).unwrap_or_default(),
+            ('c', Value::Int(n)) => char::from_u32(*n as u32)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             ('T', _) => arg.type_name().to_string(),
             _ => format!("%!{verb}({}={})", arg.type_name(), arg.to_v()),
         };
@@ -157,7 +166,10 @@ pub fn sprintf(f: &str, args: &[Value]) -> String {
     }
     if ai < args.len() {
         out.push_str("%!(EXTRA ");
-        let extra: Vec<String> = args[ai..].iter().map(|a| format!("{}={}", a.type_name(), a.to_v())).collect();
+        let extra: Vec<String> = args[ai..]
+            .iter()
+            .map(|a| format!("{}={}", a.type_name(), a.to_v()))
+            .collect();
         out.push_str(&extra.join(", "));
         out.push(')');
     }

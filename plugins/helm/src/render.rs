@@ -14,8 +14,12 @@ pub struct HelmCtx {}
 
 /// Helm's `tpl`: parses `text` as a template named `gotpl` and runs it with `vals`.
 pub fn tpl(ex: &mut Exec, text: &str, vals: Value) -> Result<Value, ExecError> {
-    let parsed = parse::parse(text, &crate::funcs::is_func)
-        .map_err(|e| ex.error(format!("error calling tpl: cannot parse template {text:?}: template: gotpl:{}: {}", e.line, e.msg)))?;
+    let parsed = parse::parse(text, &crate::funcs::is_func).map_err(|e| {
+        ex.error(format!(
+            "error calling tpl: cannot parse template {text:?}: template: gotpl:{}: {}",
+            e.line, e.msg
+        ))
+    })?;
     let gotpl: Rc<str> = Rc::from("gotpl");
     let saved_map = if parsed.defines.is_empty() {
         None
@@ -23,7 +27,13 @@ pub fn tpl(ex: &mut Exec, text: &str, vals: Value) -> Result<Value, ExecError> {
         let saved = ex.tmpls.map.borrow().clone();
         let mut m = ex.tmpls.map.borrow_mut();
         for (n, body) in parsed.defines {
-            m.insert(n, Tmpl { nodes: Rc::new(body), file: gotpl.clone() });
+            m.insert(
+                n,
+                Tmpl {
+                    nodes: Rc::new(body),
+                    file: gotpl.clone(),
+                },
+            );
         }
         Some(saved)
     };
@@ -48,7 +58,13 @@ pub fn tpl(ex: &mut Exec, text: &str, vals: Value) -> Result<Value, ExecError> {
         if e.user {
             e
         } else {
-            ExecError { msg: format!("{}error calling tpl: error during tpl function execution for {text:?}: {}", outer.msg, e.msg), user: false }
+            ExecError {
+                msg: format!(
+                    "{}error calling tpl: error during tpl function execution for {text:?}: {}",
+                    outer.msg, e.msg
+                ),
+                user: false,
+            }
         }
     })?;
     Ok(Value::str(out.replace("<no value>", "")))
@@ -164,7 +180,13 @@ fn coalesce(c: &Chart, dest: &mut Map, merge: bool) -> Result<(), Error> {
             None => Map::new(),
             Some(Value::Map(m)) => m.borrow().clone(),
             Some(Value::Nil) => Map::new(),
-            Some(other) => return Err(Error::Invalid(format!("type mismatch on {}: {}", sub.name, other.to_v()))),
+            Some(other) => {
+                return Err(Error::Invalid(format!(
+                    "type mismatch on {}: {}",
+                    sub.name,
+                    other.to_v()
+                )));
+            }
         };
         coalesce_globals(&mut dv, dest);
         coalesce(sub, &mut dv, merge)?;
@@ -247,7 +269,12 @@ fn process_enabled(c: &mut Chart, top: &Map, path: &str) -> Result<(), Error> {
             }
         }
     }
-    let disabled: Vec<String> = c.deps.iter().filter(|d| !d.enabled).map(|d| d.name.clone()).collect();
+    let disabled: Vec<String> = c
+        .deps
+        .iter()
+        .filter(|d| !d.enabled)
+        .map(|d| d.name.clone())
+        .collect();
     c.subcharts.retain(|s| !disabled.contains(&s.name));
     c.deps.retain(|d| d.enabled);
     for s in &mut c.subcharts {
@@ -271,7 +298,10 @@ fn path_to_map(path: &str, data: Map) -> Map {
     cur
 }
 
-fn process_imports(c: &mut Chart, seen: &mut std::collections::HashSet<String>) -> Result<(), Error> {
+fn process_imports(
+    c: &mut Chart,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<(), Error> {
     for s in &mut c.subcharts {
         process_imports(s, seen)?;
     }
@@ -333,10 +363,16 @@ fn meta_struct(c: &Chart) -> Value {
     let s = |k: &str| Value::str(c.meta_str(k));
     f.insert("Name".into(), Value::str(&c.name));
     f.insert("Home".into(), s("home"));
-    f.insert("Sources".into(), c.meta.get("sources").cloned().unwrap_or(Value::Nil));
+    f.insert(
+        "Sources".into(),
+        c.meta.get("sources").cloned().unwrap_or(Value::Nil),
+    );
     f.insert("Version".into(), s("version"));
     f.insert("Description".into(), s("description"));
-    f.insert("Keywords".into(), c.meta.get("keywords").cloned().unwrap_or(Value::Nil));
+    f.insert(
+        "Keywords".into(),
+        c.meta.get("keywords").cloned().unwrap_or(Value::Nil),
+    );
     let maint = match c.meta.get("maintainers") {
         Some(Value::List(l)) => Value::List(Rc::new(
             l.iter()
@@ -351,7 +387,12 @@ fn meta_struct(c: &Chart) -> Value {
                         }
                         f.insert(k.into(), Value::str(v));
                     }
-                    Value::Struct(Rc::new(Struct { type_name: "*chart.Maintainer", fields: f, display: None, json: Some(Value::map(j)) }))
+                    Value::Struct(Rc::new(Struct {
+                        type_name: "*chart.Maintainer",
+                        fields: f,
+                        display: None,
+                        json: Some(Value::map(j)),
+                    }))
                 })
                 .collect(),
         )),
@@ -363,8 +404,14 @@ fn meta_struct(c: &Chart) -> Value {
     f.insert("Condition".into(), s("condition"));
     f.insert("Tags".into(), s("tags"));
     f.insert("AppVersion".into(), s("appVersion"));
-    f.insert("Deprecated".into(), Value::Bool(c.meta.get("deprecated").is_some_and(|v| v.truthy())));
-    f.insert("Annotations".into(), c.meta.get("annotations").cloned().unwrap_or(Value::Nil));
+    f.insert(
+        "Deprecated".into(),
+        Value::Bool(c.meta.get("deprecated").is_some_and(|v| v.truthy())),
+    );
+    f.insert(
+        "Annotations".into(),
+        c.meta.get("annotations").cloned().unwrap_or(Value::Nil),
+    );
     f.insert("KubeVersion".into(), s("kubeVersion"));
     let deps: Vec<Value> = c
         .deps
@@ -377,67 +424,160 @@ fn meta_struct(c: &Chart) -> Value {
             f.insert("Version".into(), g("version"));
             f.insert("Repository".into(), g("repository"));
             f.insert("Condition".into(), Value::str(&d.condition));
-            f.insert("Tags".into(), Value::List(Rc::new(d.tags.iter().map(Value::str).collect())));
+            f.insert(
+                "Tags".into(),
+                Value::List(Rc::new(d.tags.iter().map(Value::str).collect())),
+            );
             f.insert("Enabled".into(), Value::Bool(d.enabled));
-            f.insert("ImportValues".into(), Value::List(Rc::new(d.import_values.clone())));
+            f.insert(
+                "ImportValues".into(),
+                Value::List(Rc::new(d.import_values.clone())),
+            );
             f.insert("Alias".into(), Value::str(&d.alias));
             let mut j = raw.clone();
             j.insert("name".into(), Value::str(&d.name));
             if d.enabled {
                 j.insert("enabled".into(), Value::Bool(true));
             }
-            Value::Struct(Rc::new(Struct { type_name: "*chart.Dependency", fields: f, display: None, json: Some(Value::map(j)) }))
+            Value::Struct(Rc::new(Struct {
+                type_name: "*chart.Dependency",
+                fields: f,
+                display: None,
+                json: Some(Value::map(j)),
+            }))
         })
         .collect();
-    f.insert("Dependencies".into(), if deps.is_empty() { Value::Nil } else { Value::List(Rc::new(deps)) });
+    f.insert(
+        "Dependencies".into(),
+        if deps.is_empty() {
+            Value::Nil
+        } else {
+            Value::List(Rc::new(deps))
+        },
+    );
     f.insert("Type".into(), s("type"));
     f.insert("IsRoot".into(), Value::Bool(!c.full_path.contains('/')));
     let mut j = c.meta.clone();
     j.insert("name".into(), Value::str(&c.name));
-    Value::Struct(Rc::new(Struct { type_name: "*chart.Metadata", fields: f, display: None, json: Some(Value::map(j)) }))
+    Value::Struct(Rc::new(Struct {
+        type_name: "*chart.Metadata",
+        fields: f,
+        display: None,
+        json: Some(Value::map(j)),
+    }))
 }
 
 /// Default API versions known to Helm 3.17 (client-go 1.32 scheme plus apiextensions).
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
-    "v1", "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1alpha1", "admissionregistration.k8s.io/v1beta1",
-    "internal.apiserver.k8s.io/v1alpha1", "apps/v1", "apps/v1beta1", "apps/v1beta2", "authentication.k8s.io/v1",
-    "authentication.k8s.io/v1alpha1", "authentication.k8s.io/v1beta1", "authorization.k8s.io/v1", "authorization.k8s.io/v1beta1",
-    "autoscaling/v1", "autoscaling/v2", "autoscaling/v2beta1", "autoscaling/v2beta2", "batch/v1", "batch/v1beta1",
-    "certificates.k8s.io/v1", "certificates.k8s.io/v1beta1", "certificates.k8s.io/v1alpha1", "coordination.k8s.io/v1alpha2",
-    "coordination.k8s.io/v1", "coordination.k8s.io/v1beta1", "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1",
-    "events.k8s.io/v1", "events.k8s.io/v1beta1", "extensions/v1beta1", "flowcontrol.apiserver.k8s.io/v1",
-    "flowcontrol.apiserver.k8s.io/v1beta1", "flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1beta3",
-    "networking.k8s.io/v1", "networking.k8s.io/v1alpha1", "networking.k8s.io/v1beta1", "node.k8s.io/v1", "node.k8s.io/v1alpha1",
-    "node.k8s.io/v1beta1", "policy/v1", "policy/v1beta1", "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1beta1",
-    "rbac.authorization.k8s.io/v1alpha1", "resource.k8s.io/v1alpha3", "resource.k8s.io/v1beta1", "scheduling.k8s.io/v1alpha1",
-    "scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1", "storage.k8s.io/v1beta1", "storage.k8s.io/v1", "storage.k8s.io/v1alpha1",
-    "storagemigration.k8s.io/v1alpha1", "apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1",
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1",
+    "coordination.k8s.io/v1beta1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1alpha1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1alpha3",
+    "resource.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1alpha1",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1alpha1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 fn caps(opts: &TemplateOptions) -> Value {
-    let kv = opts.kube_version.clone().unwrap_or_else(|| "v1.20.0".into());
-    let kv = if kv.starts_with('v') { kv } else { format!("v{kv}") };
+    let kv = opts
+        .kube_version
+        .clone()
+        .unwrap_or_else(|| "v1.20.0".into());
+    let kv = if kv.starts_with('v') {
+        kv
+    } else {
+        format!("v{kv}")
+    };
     let sv = crate::semver::Version::parse(&kv).ok();
-    let (maj, min) = sv.map(|v| (v.major.to_string(), v.minor.to_string())).unwrap_or_default();
+    let (maj, min) = sv
+        .map(|v| (v.major.to_string(), v.minor.to_string()))
+        .unwrap_or_default();
     let mut k = Map::new();
     k.insert("Version".into(), Value::str(&kv));
     k.insert("Major".into(), Value::str(&maj));
     k.insert("Minor".into(), Value::str(&min));
     k.insert("GitVersion".into(), Value::str(&kv));
-    let kvs = Value::Struct(Rc::new(Struct { type_name: "chartutil.KubeVersion", fields: k, display: Some(format!("{{{kv} {maj} {min}}}")), json: None }));
+    let kvs = Value::Struct(Rc::new(Struct {
+        type_name: "chartutil.KubeVersion",
+        fields: k,
+        display: Some(format!("{{{kv} {maj} {min}}}")),
+        json: None,
+    }));
     let mut apis: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
     apis.extend(opts.api_versions.iter().cloned());
     let mut h = Map::new();
     h.insert("Version".into(), Value::str("v3.17.3"));
-    h.insert("GitCommit".into(), Value::str("e4da49785aa6e6ee2b86efd5dd9e43400318262b"));
+    h.insert(
+        "GitCommit".into(),
+        Value::str("e4da49785aa6e6ee2b86efd5dd9e43400318262b"),
+    );
     h.insert("GitTreeState".into(), Value::str("clean"));
     h.insert("GoVersion".into(), Value::str("go1.23.7"));
-    let hv = Value::Struct(Rc::new(Struct { type_name: "version.BuildInfo", fields: h, display: None, json: None }));
+    let hv = Value::Struct(Rc::new(Struct {
+        type_name: "version.BuildInfo",
+        fields: h,
+        display: None,
+        json: None,
+    }));
     let mut c = Map::new();
     c.insert("KubeVersion".into(), kvs);
     c.insert("APIVersions".into(), Value::ApiVersions(Rc::new(apis)));
     c.insert("HelmVersion".into(), hv);
-    Value::Struct(Rc::new(Struct { type_name: "*chartutil.Capabilities", fields: c, display: None, json: None }))
+    Value::Struct(Rc::new(Struct {
+        type_name: "*chartutil.Capabilities",
+        fields: c,
+        display: None,
+        json: None,
+    }))
 }
 
 /// One rendered manifest document.
@@ -468,16 +608,55 @@ pub struct Output {
 }
 
 const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
-    "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role",
-    "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet",
-    "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
 ];
 
 const HOOK_EVENTS: &[&str] = &[
-    "pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade", "pre-rollback", "post-rollback",
-    "test", "test-success",
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
 ];
 
 fn sort_by_kind(v: &mut [Manifest]) {
@@ -502,10 +681,20 @@ fn collect_charts<'a>(c: &'a Chart, out: &mut Vec<(&'a Chart, Vec<String>)>, pat
 fn kube_version_check(c: &Chart, opts: &TemplateOptions) -> Result<(), Error> {
     let kc = c.meta_str("kubeVersion");
     if !kc.is_empty() {
-        let kv = opts.kube_version.clone().unwrap_or_else(|| "v1.20.0".into());
+        let kv = opts
+            .kube_version
+            .clone()
+            .unwrap_or_else(|| "v1.20.0".into());
         let ok = crate::semver::check(&kc, &kv).map_err(Error::Invalid)?;
         if !ok {
-            return Err(Error::Invalid(format!("chart requires kubeVersion: {kc} which is incompatible with Kubernetes {}", if kv.starts_with('v') { kv } else { format!("v{kv}") })));
+            return Err(Error::Invalid(format!(
+                "chart requires kubeVersion: {kc} which is incompatible with Kubernetes {}",
+                if kv.starts_with('v') {
+                    kv
+                } else {
+                    format!("v{kv}")
+                }
+            )));
         }
     }
     Ok(())
@@ -518,7 +707,12 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
     }
     kube_version_check(&chart, opts)?;
     // Missing dependencies.
-    let missing: Vec<String> = chart.deps.iter().filter(|d| !chart.subcharts.iter().any(|s| s.name == d.name)).map(|d| d.name.clone()).collect();
+    let missing: Vec<String> = chart
+        .deps
+        .iter()
+        .filter(|d| !chart.subcharts.iter().any(|s| s.name == d.name))
+        .map(|d| d.name.clone())
+        .collect();
     if !missing.is_empty() {
         return Err(Error::Invalid(format!(
             "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
@@ -568,7 +762,14 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
                 continue;
             }
             let full = format!("{}/{}", c.full_path, p);
-            tpls.insert(full, Renderable { chart_idx: i, text: text.clone(), base_path: format!("{}/templates", c.full_path) });
+            tpls.insert(
+                full,
+                Renderable {
+                    chart_idx: i,
+                    text: text.clone(),
+                    base_path: format!("{}/templates", c.full_path),
+                },
+            );
         }
     }
     let mut keys: Vec<String> = tpls.keys().cloned().collect();
@@ -577,17 +778,32 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
         if ca == cb { a.cmp(b) } else { ca.cmp(&cb) }
     });
     keys.reverse();
-    let templates = Templates { map: Default::default() };
+    let templates = Templates {
+        map: Default::default(),
+    };
     {
         let mut m = templates.map.borrow_mut();
         for k in &keys {
             let r = &tpls[k];
-            let parsed = parse::parse(&r.text, &crate::funcs::is_func)
-                .map_err(|e| Error::Render(format!("parse error at ({k}:{}): {}", e.line, e.msg)))?;
+            let parsed = parse::parse(&r.text, &crate::funcs::is_func).map_err(|e| {
+                Error::Render(format!("parse error at ({k}:{}): {}", e.line, e.msg))
+            })?;
             let file: Rc<str> = Rc::from(k.as_str());
-            m.insert(k.clone(), Tmpl { nodes: Rc::new(parsed.root), file: file.clone() });
+            m.insert(
+                k.clone(),
+                Tmpl {
+                    nodes: Rc::new(parsed.root),
+                    file: file.clone(),
+                },
+            );
             for (n, body) in parsed.defines {
-                m.insert(n, Tmpl { nodes: Rc::new(body), file: file.clone() });
+                m.insert(
+                    n,
+                    Tmpl {
+                        nodes: Rc::new(body),
+                        file: file.clone(),
+                    },
+                );
             }
         }
     }
@@ -627,7 +843,8 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
         t.insert("BasePath".into(), Value::str(&r.base_path));
         top.insert("Template".into(), Value::map(t));
         let mut ex = Exec::new(&templates, &ctx, k);
-        ex.exec_template(k, Value::map(top)).map_err(|e| Error::Render(e.msg))?;
+        ex.exec_template(k, Value::map(top))
+            .map_err(|e| Error::Render(e.msg))?;
         rendered.push((k.clone(), ex.out.replace("<no value>", "")));
     }
     // Drop NOTES.txt and sort.
@@ -640,7 +857,11 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
             continue;
         }
         for doc in split_manifests(&content) {
-            let head = crate::yaml::parse(&doc, false).map_err(|e| Error::Render(format!("YAML parse error on {path}: error converting YAML to JSON: {e}")))?;
+            let head = crate::yaml::parse(&doc, false).map_err(|e| {
+                Error::Render(format!(
+                    "YAML parse error on {path}: error converting YAML to JSON: {e}"
+                ))
+            })?;
             let (kind, hook) = match &head {
                 Value::Map(m) => {
                     let m = m.borrow();
@@ -656,7 +877,11 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
                 other => {
                     return Err(Error::Render(format!(
                         "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
-                        match other { Value::List(_) => "array", Value::Str(_) => "string", _ => "number" }
+                        match other {
+                            Value::List(_) => "array",
+                            Value::Str(_) => "string",
+                            _ => "number",
+                        }
                     )));
                 }
             };
@@ -665,7 +890,10 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
                 content: doc,
                 kind,
                 hook: hook.is_some(),
-                test: hook.as_deref().is_some_and(|h| h.split(',').any(|x| x.trim() == "test" || x.trim() == "test-success")),
+                test: hook.as_deref().is_some_and(|h| {
+                    h.split(',')
+                        .any(|x| x.trim() == "test" || x.trim() == "test-success")
+                }),
             };
             if m.hook {
                 let known = m_hook_known(&hook);
@@ -683,23 +911,40 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
     if opts.include_crds {
         for (c, _) in &charts {
             for (p, d) in c.files.iter() {
-                if p.starts_with("crds/") && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json")) {
-                    crds.push((format!("{}/{}", c.full_path, p), String::from_utf8_lossy(d).into_owned()));
+                if p.starts_with("crds/")
+                    && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json"))
+                {
+                    crds.push((
+                        format!("{}/{}", c.full_path, p),
+                        String::from_utf8_lossy(d).into_owned(),
+                    ));
                 }
             }
         }
     }
-    Ok(Output { crds, manifests: generic, hooks, warnings: vec![] })
+    Ok(Output {
+        crds,
+        manifests: generic,
+        hooks,
+        warnings: vec![],
+    })
 }
 
 fn m_hook_known(h: &Option<String>) -> bool {
-    h.as_deref().is_some_and(|h| h.split(',').all(|x| HOOK_EVENTS.contains(&x.trim().to_lowercase().as_str())))
+    h.as_deref().is_some_and(|h| {
+        h.split(',')
+            .all(|x| HOOK_EVENTS.contains(&x.trim().to_lowercase().as_str()))
+    })
 }
 
 /// Helm's SplitManifests.
 pub fn split_manifests(s: &str) -> Vec<String> {
     let re = regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("valid regex");
-    re.split(s.trim()).filter(|d| !d.is_empty()).map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect()
+    re.split(s.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 /// Produces `helm template` text output.
@@ -728,10 +973,13 @@ pub fn to_text(out: &Output, opts: &TemplateOptions) -> Result<String, Error> {
     let name_re = regex::Regex::new(r"# Source: [^/]+/(.+)").expect("valid regex");
     let mut res = String::new();
     for f in &opts.show_only {
-        let pat = crate::chart::filepath_match_regex(f).ok_or_else(|| Error::Invalid(format!("bad pattern {f}")))?;
+        let pat = crate::chart::filepath_match_regex(f)
+            .ok_or_else(|| Error::Invalid(format!("bad pattern {f}")))?;
         let mut missing = true;
         for d in &docs {
-            let Some(c) = name_re.captures(d) else { continue };
+            let Some(c) = name_re.captures(d) else {
+                continue;
+            };
             let name = c.get(1).map(|m| m.as_str()).unwrap_or("");
             if pat.is_match(name) {
                 res.push_str(&format!("---\n{d}\n"));
@@ -739,7 +987,9 @@ pub fn to_text(out: &Output, opts: &TemplateOptions) -> Result<String, Error> {
             }
         }
         if missing {
-            return Err(Error::Invalid(format!("could not find template {f} in chart")));
+            return Err(Error::Invalid(format!(
+                "could not find template {f} in chart"
+            )));
         }
     }
     Ok(res)

@@ -12,7 +12,9 @@ pub fn validate_chart(c: &Chart, vals: &Map) -> Result<(), Error> {
     if msgs.is_empty() {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("values don't meet the specifications of the schema(s) in the following chart(s):\n{msgs}")))
+        Err(Error::Invalid(format!(
+            "values don't meet the specifications of the schema(s) in the following chart(s):\n{msgs}"
+        )))
     }
 }
 
@@ -55,7 +57,11 @@ fn jtype(v: &J) -> &'static str {
         J::Null => "null",
         J::Bool(_) => "boolean",
         J::Number(n) => {
-            if n.as_f64().is_some_and(|f| f.fract() == 0.0) { "integer" } else { "number" }
+            if n.as_f64().is_some_and(|f| f.fract() == 0.0) {
+                "integer"
+            } else {
+                "number"
+            }
         }
         J::String(_) => "string",
         J::Array(_) => "array",
@@ -64,8 +70,8 @@ fn jtype(v: &J) -> &'static str {
 }
 
 fn resolve<'a>(root: &'a J, s: &'a J) -> &'a J {
-    if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
-        if let Some(p) = r.strip_prefix("#/") {
+    if let Some(r) = s.get("$ref").and_then(|r| r.as_str())
+        && let Some(p) = r.strip_prefix("#/") {
             let mut cur = root;
             for part in p.split('/') {
                 match cur.get(part) {
@@ -75,13 +81,16 @@ fn resolve<'a>(root: &'a J, s: &'a J) -> &'a J {
             }
             return cur;
         }
-    }
     s
 }
 
 fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
     let s = resolve(root, s);
-    let loc = if path.is_empty() { "(root)".to_string() } else { path.trim_start_matches('.').to_string() };
+    let loc = if path.is_empty() {
+        "(root)".to_string()
+    } else {
+        path.trim_start_matches('.').to_string()
+    };
     if let Some(b) = s.as_bool() {
         if !b {
             errs.push(format!("{loc}: False always fails validation"));
@@ -97,74 +106,77 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
         if !ok {
             let want = match t {
                 J::String(t) => t.clone(),
-                J::Array(ts) => ts.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+                J::Array(ts) => ts
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 _ => String::new(),
             };
-            errs.push(format!("{loc}: Invalid type. Expected: {want}, given: {}", jtype(v)));
+            errs.push(format!(
+                "{loc}: Invalid type. Expected: {want}, given: {}",
+                jtype(v)
+            ));
             return;
         }
     }
-    if let Some(J::Array(e)) = s.get("enum") {
-        if !e.contains(v) {
+    if let Some(J::Array(e)) = s.get("enum")
+        && !e.contains(v) {
             let opts: Vec<String> = e.iter().map(|x| x.to_string()).collect();
-            errs.push(format!("{loc}: {loc} must be one of the following: {}", opts.join(", ")));
+            errs.push(format!(
+                "{loc}: {loc} must be one of the following: {}",
+                opts.join(", ")
+            ));
         }
-    }
-    if let Some(c) = s.get("const") {
-        if c != v {
+    if let Some(c) = s.get("const")
+        && c != v {
             errs.push(format!("{loc}: {loc} does not match: {c}"));
         }
-    }
     if let Some(n) = v.as_f64() {
-        if let Some(m) = s.get("minimum").and_then(|m| m.as_f64()) {
-            if n < m {
+        if let Some(m) = s.get("minimum").and_then(|m| m.as_f64())
+            && n < m {
                 errs.push(format!("{loc}: Must be greater than or equal to {m}"));
             }
-        }
-        if let Some(m) = s.get("maximum").and_then(|m| m.as_f64()) {
-            if n > m {
+        if let Some(m) = s.get("maximum").and_then(|m| m.as_f64())
+            && n > m {
                 errs.push(format!("{loc}: Must be less than or equal to {m}"));
             }
-        }
-        if let Some(m) = s.get("exclusiveMinimum").and_then(|m| m.as_f64()) {
-            if n <= m {
+        if let Some(m) = s.get("exclusiveMinimum").and_then(|m| m.as_f64())
+            && n <= m {
                 errs.push(format!("{loc}: Must be greater than {m}"));
             }
-        }
-        if let Some(m) = s.get("exclusiveMaximum").and_then(|m| m.as_f64()) {
-            if n >= m {
+        if let Some(m) = s.get("exclusiveMaximum").and_then(|m| m.as_f64())
+            && n >= m {
                 errs.push(format!("{loc}: Must be less than {m}"));
             }
-        }
     }
     if let Some(st) = v.as_str() {
-        if let Some(p) = s.get("pattern").and_then(|p| p.as_str()) {
-            if let Ok(re) = regex::Regex::new(p) {
-                if !re.is_match(st) {
+        if let Some(p) = s.get("pattern").and_then(|p| p.as_str())
+            && let Ok(re) = regex::Regex::new(p)
+                && !re.is_match(st) {
                     errs.push(format!("{loc}: Does not match pattern '{p}'"));
                 }
-            }
-        }
         let len = st.chars().count() as u64;
-        if let Some(m) = s.get("minLength").and_then(|m| m.as_u64()) {
-            if len < m {
-                errs.push(format!("{loc}: String length must be greater than or equal to {m}"));
+        if let Some(m) = s.get("minLength").and_then(|m| m.as_u64())
+            && len < m {
+                errs.push(format!(
+                    "{loc}: String length must be greater than or equal to {m}"
+                ));
             }
-        }
-        if let Some(m) = s.get("maxLength").and_then(|m| m.as_u64()) {
-            if len > m {
-                errs.push(format!("{loc}: String length must be less than or equal to {m}"));
+        if let Some(m) = s.get("maxLength").and_then(|m| m.as_u64())
+            && len > m {
+                errs.push(format!(
+                    "{loc}: String length must be less than or equal to {m}"
+                ));
             }
-        }
     }
     if let Some(o) = v.as_object() {
         if let Some(J::Array(req)) = s.get("required") {
             for r in req {
-                if let Some(r) = r.as_str() {
-                    if !o.contains_key(r) {
+                if let Some(r) = r.as_str()
+                    && !o.contains_key(r) {
                         errs.push(format!("{loc}: {r} is required"));
                     }
-                }
             }
         }
         let props = s.get("properties").and_then(|p| p.as_object());
@@ -185,7 +197,9 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
             }
             if !matched {
                 match s.get("additionalProperties") {
-                    Some(J::Bool(false)) => errs.push(format!("{loc}: Additional property {k} is not allowed")),
+                    Some(J::Bool(false)) => {
+                        errs.push(format!("{loc}: Additional property {k} is not allowed"))
+                    }
                     Some(ap @ J::Object(_)) => check(root, ap, val, &sub, errs),
                     _ => {}
                 }
@@ -198,11 +212,10 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
                 check(root, items, x, &format!("{path}.{i}"), errs);
             }
         }
-        if let Some(m) = s.get("minItems").and_then(|m| m.as_u64()) {
-            if (a.len() as u64) < m {
+        if let Some(m) = s.get("minItems").and_then(|m| m.as_u64())
+            && (a.len() as u64) < m {
                 errs.push(format!("{loc}: Array must have at least {m} items"));
             }
-        }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(J::Array(list)) = s.get(key) {
@@ -217,8 +230,12 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
             let ok_count = results.iter().filter(|e| e.is_empty()).count();
             match key {
                 "allOf" => results.into_iter().for_each(|e| errs.extend(e)),
-                "anyOf" if ok_count == 0 => errs.push(format!("{loc}: Must validate at least one schema (anyOf)")),
-                "oneOf" if ok_count != 1 => errs.push(format!("{loc}: Must validate one and only one schema (oneOf)")),
+                "anyOf" if ok_count == 0 => {
+                    errs.push(format!("{loc}: Must validate at least one schema (anyOf)"))
+                }
+                "oneOf" if ok_count != 1 => errs.push(format!(
+                    "{loc}: Must validate one and only one schema (oneOf)"
+                )),
                 _ => {}
             }
         }

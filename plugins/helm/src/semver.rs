@@ -33,15 +33,34 @@ impl Version {
             None => (t, String::new()),
         };
         let parts: Vec<&str> = core.split('.').collect();
-        if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
+        if parts.is_empty()
+            || parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()))
+        {
             return Err("Invalid Semantic Version".into());
         }
-        let n = |i: usize| parts.get(i).map(|p| p.parse::<u64>().unwrap_or(0)).unwrap_or(0);
-        Ok(Version { major: n(0), minor: n(1), patch: n(2), pre, meta, original: orig })
+        let n = |i: usize| {
+            parts
+                .get(i)
+                .map(|p| p.parse::<u64>().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        Ok(Version {
+            major: n(0),
+            minor: n(1),
+            patch: n(2),
+            pre,
+            meta,
+            original: orig,
+        })
     }
 
     fn cmp(&self, o: &Version) -> Ordering {
-        (self.major, self.minor, self.patch).cmp(&(o.major, o.minor, o.patch)).then_with(|| cmp_pre(&self.pre, &o.pre))
+        (self.major, self.minor, self.patch)
+            .cmp(&(o.major, o.minor, o.patch))
+            .then_with(|| cmp_pre(&self.pre, &o.pre))
     }
 }
 
@@ -92,8 +111,21 @@ fn parse_partial(s: &str) -> Result<Partial, String> {
         nums[i] = p.parse().map_err(|_| format!("improper constraint: {s}"))?;
         given = i + 1;
     }
-    let pre = rest.strip_prefix('-').map(|r| r.split('+').next().unwrap_or("").to_string()).unwrap_or_default();
-    Ok(Partial { v: Version { major: nums[0], minor: nums[1], patch: nums[2], pre, meta: String::new(), original: s.into() }, given })
+    let pre = rest
+        .strip_prefix('-')
+        .map(|r| r.split('+').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    Ok(Partial {
+        v: Version {
+            major: nums[0],
+            minor: nums[1],
+            patch: nums[2],
+            pre,
+            meta: String::new(),
+            original: s.into(),
+        },
+        given,
+    })
 }
 
 fn bump(p: &Partial, level: usize) -> Version {
@@ -134,18 +166,38 @@ fn check_one(op: &str, c: &str, v: &Version) -> Result<bool, String> {
             }
         }
         "!=" => {
-            if p.given == 3 { v.cmp(&p.v) != Ordering::Equal } else if p.given == 0 { false } else { !(ge(&lo()) && lt(&bump(&p, p.given - 1))) }
+            if p.given == 3 {
+                v.cmp(&p.v) != Ordering::Equal
+            } else if p.given == 0 {
+                false
+            } else {
+                !(ge(&lo()) && lt(&bump(&p, p.given - 1)))
+            }
         }
         ">" => {
-            if p.given == 3 || p.given == 0 { v.cmp(&p.v) == Ordering::Greater } else { ge(&bump(&p, p.given - 1)) }
+            if p.given == 3 || p.given == 0 {
+                v.cmp(&p.v) == Ordering::Greater
+            } else {
+                ge(&bump(&p, p.given - 1))
+            }
         }
         ">=" | "=>" => ge(&lo()),
         "<" => lt(&lo()),
         "<=" | "=<" => {
-            if p.given == 3 { v.cmp(&p.v) != Ordering::Greater } else if p.given == 0 { true } else { lt(&bump(&p, p.given - 1)) }
+            if p.given == 3 {
+                v.cmp(&p.v) != Ordering::Greater
+            } else if p.given == 0 {
+                true
+            } else {
+                lt(&bump(&p, p.given - 1))
+            }
         }
         "~" | "~>" => {
-            let upper = if p.given <= 1 { bump(&p, 0) } else { bump(&p, 1) };
+            let upper = if p.given <= 1 {
+                bump(&p, 0)
+            } else {
+                bump(&p, 1)
+            };
             ge(&lo()) && lt(&upper)
         }
         "^" => {
@@ -180,7 +232,9 @@ pub fn check(constraint: &str, version: &str) -> Result<bool, String> {
                 i += 3;
                 continue;
             }
-            let opend = t.find(|c: char| c.is_ascii_alphanumeric() || c == '*').unwrap_or(t.len());
+            let opend = t
+                .find(|c: char| c.is_ascii_alphanumeric() || c == '*')
+                .unwrap_or(t.len());
             let (op, rest) = t.split_at(opend);
             if rest.is_empty() && i + 1 < toks.len() {
                 terms.push((op.into(), toks[i + 1].into()));

@@ -19,14 +19,13 @@ pub enum SetKind {
 /// Deep-merges `src` over `dst` (Helm's mergeMaps for values files).
 pub fn merge_maps(dst: &mut Map, src: &Map) {
     for (k, v) in src {
-        if let Value::Map(sm) = v {
-            if let Some(Value::Map(dm)) = dst.get(k) {
+        if let Value::Map(sm) = v
+            && let Some(Value::Map(dm)) = dst.get(k) {
                 let mut d = dm.borrow().clone();
                 merge_maps(&mut d, &sm.borrow());
                 dst.insert(k.clone(), Value::map(d));
                 continue;
             }
-        }
         dst.insert(k.clone(), v.clone());
     }
 }
@@ -44,11 +43,10 @@ fn typed(s: &str) -> Value {
     if s == "0" {
         return Value::Int(0);
     }
-    if !s.is_empty() && !s.starts_with('0') {
-        if let Ok(i) = s.parse::<i64>() {
+    if !s.is_empty() && !s.starts_with('0')
+        && let Ok(i) = s.parse::<i64>() {
             return Value::Int(i);
         }
-    }
     Value::str(s)
 }
 
@@ -132,11 +130,19 @@ fn parse_key(k: &str, literal: bool) -> Result<Vec<Seg>, String> {
                 if !cur.is_empty() {
                     segs.push(Seg::Key(std::mem::take(&mut cur)));
                 }
-                let end = cs[i..].iter().position(|x| *x == ']').ok_or_else(|| format!("key {k:?} has no closing bracket"))? + i;
+                let end = cs[i..]
+                    .iter()
+                    .position(|x| *x == ']')
+                    .ok_or_else(|| format!("key {k:?} has no closing bracket"))?
+                    + i;
                 let n: String = cs[i + 1..end].iter().collect();
-                let idx: usize = n.parse().map_err(|_| format!("failed to parse index {n:?}"))?;
+                let idx: usize = n
+                    .parse()
+                    .map_err(|_| format!("failed to parse index {n:?}"))?;
                 if idx > 65536 {
-                    return Err(format!("index of {idx} is greater than maximum supported index 65536"));
+                    return Err(format!(
+                        "index of {idx} is greater than maximum supported index 65536"
+                    ));
                 }
                 segs.push(Seg::Idx(idx));
                 i = end;
@@ -152,7 +158,9 @@ fn parse_key(k: &str, literal: bool) -> Result<Vec<Seg>, String> {
 }
 
 fn set_in(cur: Value, segs: &[Seg], val: Value) -> Value {
-    let Some(first) = segs.first() else { return val };
+    let Some(first) = segs.first() else {
+        return val;
+    };
     match first {
         Seg::Key(k) => {
             let mut m = match &cur {
@@ -180,8 +188,17 @@ fn set_in(cur: Value, segs: &[Seg], val: Value) -> Value {
 }
 
 /// Applies one `--set`-style argument to `vals`.
-pub fn parse_into(arg: &str, kind: SetKind, vals: &mut Map, read_file: &dyn Fn(&str) -> Result<String, String>) -> Result<(), String> {
-    let pairs = if kind == SetKind::Literal { vec![arg.to_string()] } else { split_unescaped(arg, ',') };
+pub fn parse_into(
+    arg: &str,
+    kind: SetKind,
+    vals: &mut Map,
+    read_file: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<(), String> {
+    let pairs = if kind == SetKind::Literal {
+        vec![arg.to_string()]
+    } else {
+        split_unescaped(arg, ',')
+    };
     let mut root = Value::map(vals.clone());
     for pair in pairs {
         if pair.is_empty() {
@@ -195,7 +212,8 @@ pub fn parse_into(arg: &str, kind: SetKind, vals: &mut Map, read_file: &dyn Fn(&
             SetKind::Literal => Value::str(v),
             SetKind::String => list_or(v, |s| Value::str(unescape(s))),
             SetKind::Typed => list_or(v, |s| typed(&unescape(s))),
-            SetKind::Json => crate::json::parse(v).map_err(|e| format!("failed parsing --set-json data {v}: {e}"))?,
+            SetKind::Json => crate::json::parse(v)
+                .map_err(|e| format!("failed parsing --set-json data {v}: {e}"))?,
         };
         root = set_in(root, &segs, val);
     }
@@ -209,7 +227,9 @@ pub fn parse_into(arg: &str, kind: SetKind, vals: &mut Map, read_file: &dyn Fn(&
 fn list_or(v: &str, f: impl Fn(&str) -> Value) -> Value {
     if v.starts_with('{') && v.ends_with('}') {
         let inner = &v[1..v.len() - 1];
-        return Value::List(Rc::new(split_unescaped(inner, ',').iter().map(|s| f(s)).collect()));
+        return Value::List(Rc::new(
+            split_unescaped(inner, ',').iter().map(|s| f(s)).collect(),
+        ));
     }
     f(v)
 }

@@ -12,7 +12,10 @@ pub fn encode(v: &Value) -> String {
 }
 
 fn key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         k.to_string()
     } else {
         crate::printf::go_quote(k)
@@ -24,7 +27,11 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => {
-            if f.fract() == 0.0 { format!("{f:.1}") } else { crate::value::fmt_float_g(*f, -1) }
+            if f.fract() == 0.0 {
+                format!("{f:.1}")
+            } else {
+                crate::value::fmt_float_g(*f, -1)
+            }
         }
         Value::Str(s) => crate::printf::go_quote(s),
         Value::List(l) => {
@@ -110,7 +117,8 @@ pub fn parse(src: &str) -> Result<Map, String> {
             };
             let m: H = std::rc::Rc::new(std::cell::RefCell::new(Map::new()));
             l.push(Value::Map(m.clone()));
-            t.borrow_mut().insert(last.clone(), Value::List(std::rc::Rc::new(l)));
+            t.borrow_mut()
+                .insert(last.clone(), Value::List(std::rc::Rc::new(l)));
             cur = m;
             continue;
         }
@@ -119,7 +127,9 @@ pub fn parse(src: &str) -> Result<Map, String> {
             cur = descend(&root, &keys);
             continue;
         }
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("toml: line {}: expected key = value", ln + 1))?;
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("toml: line {}: expected key = value", ln + 1))?;
         let val = value(v.trim()).ok_or_else(|| format!("toml: line {}: invalid value", ln + 1))?;
         let keys: Vec<String> = k.trim().split('.').map(|x| unquote_key(x.trim())).collect();
         let (last, parent) = keys.split_last().ok_or("empty key")?;
@@ -158,7 +168,12 @@ fn value(v: &str) -> Option<Value> {
         _ => {}
     }
     if let Some(inner) = v.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
-        let items: Option<Vec<Value>> = inner.split(',').map(str::trim).filter(|x| !x.is_empty()).map(value).collect();
+        let items: Option<Vec<Value>> = inner
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(value)
+            .collect();
         return Some(Value::List(std::rc::Rc::new(items?)));
     }
     let clean = v.replace('_', "");

@@ -1,8 +1,8 @@
 //! The dynamic value model shared by the template engine, values and YAML/JSON codecs.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::cell::RefCell;
 use std::rc::Rc;
 
 /// A map as Go's `map[string]interface{}` (iteration sorted by key).
@@ -163,7 +163,10 @@ impl Value {
     /// Formats like Go's `fmt` `%v`.
     pub fn fmt_v(&self, out: &mut String, top: bool) {
         match self {
-            Value::Nil => out.push_str(if top { "<nil>" } else { "<nil>" }),
+            Value::Nil => {
+                let _ = top;
+                out.push_str("<nil>")
+            }
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
@@ -267,7 +270,9 @@ impl Value {
             (Value::Map(a), Value::Map(b)) => {
                 let (a, b) = (a.borrow(), b.borrow());
                 a.len() == b.len()
-                    && a.iter().zip(b.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && v1.deep_eq(v2))
+                    && a.iter()
+                        .zip(b.iter())
+                        .all(|((k1, v1), (k2, v2))| k1 == k2 && v1.deep_eq(v2))
             }
             (Value::ApiVersions(a), Value::ApiVersions(b)) => a == b,
             (Value::Struct(a), Value::Struct(b)) => Rc::ptr_eq(a, b),
@@ -276,7 +281,7 @@ impl Value {
     }
 
     /// Length for `len`, if the value has one.
-    pub fn len(&self) -> Option<usize> {
+    pub fn length(&self) -> Option<usize> {
         match self {
             Value::Str(s) => Some(s.len()),
             Value::Bytes(b) => Some(b.len()),
@@ -305,10 +310,18 @@ pub fn fmt_float_g(f: f64, prec: i32) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Shortest representation digits and exponent.
     let (digits, exp, neg) = if prec < 0 {
@@ -327,7 +340,7 @@ pub fn fmt_float_g(f: f64, prec: i32) -> String {
         6
     } else {
         let mut e = if prec == 0 { 1 } else { prec };
-        if e > digits.len() as i32 && digits.len() as i32 >= exp + 1 {
+        if e > digits.len() as i32 && digits.len() as i32 > exp {
             e = digits.len() as i32;
         }
         e

@@ -41,9 +41,18 @@ pub fn parse_all(src: &str, json_numbers: bool) -> Result<Vec<Value>, YamlError>
     let mut p = Parser::new_from_str(src);
     p.load(&mut c, true).map_err(|e| {
         let lines = src.trim_end_matches('\n').lines().count().max(1);
-        YamlError { line: e.marker().line().min(lines), msg: libyaml_message(e.info()) }
+        YamlError {
+            line: e.marker().line().min(lines),
+            msg: libyaml_message(e.info()),
+        }
     })?;
-    let mut b = Builder { ev: &c.events, pos: 0, anchors: HashMap::new(), json_numbers, depth: 0 };
+    let mut b = Builder {
+        ev: &c.events,
+        pos: 0,
+        anchors: HashMap::new(),
+        json_numbers,
+        depth: 0,
+    };
     let mut docs = Vec::new();
     while b.pos < b.ev.len() {
         match &b.ev[b.pos].0 {
@@ -81,7 +90,10 @@ impl Builder<'_> {
         self.pos += 1;
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(YamlError { line: mark.line(), msg: "exceeded max depth".into() });
+            return Err(YamlError {
+                line: mark.line(),
+                msg: "exceeded max depth".into(),
+            });
         }
         let v = match ev {
             Event::Scalar(s, style, anchor, tag) => {
@@ -102,7 +114,10 @@ impl Builder<'_> {
             Event::SequenceStart(anchor, _) => {
                 let mut l = Vec::new();
                 loop {
-                    if matches!(self.ev.get(self.pos).map(|e| &e.0), Some(Event::SequenceEnd)) {
+                    if matches!(
+                        self.ev.get(self.pos).map(|e| &e.0),
+                        Some(Event::SequenceEnd)
+                    ) {
                         self.pos += 1;
                         break;
                     }
@@ -174,10 +189,14 @@ fn key_string(k: &Value) -> String {
 fn tagged(s: &str, tag: &str, json_numbers: bool) -> Value {
     match tag {
         "!!str" | "tag:yaml.org,2002:str" => Value::str(s),
-        "!!int" | "tag:yaml.org,2002:int" | "!!float" | "tag:yaml.org,2002:float" | "!!bool"
-        | "tag:yaml.org,2002:bool" | "!!null" | "tag:yaml.org,2002:null" => {
-            resolve_plain(s, json_numbers)
-        }
+        "!!int"
+        | "tag:yaml.org,2002:int"
+        | "!!float"
+        | "tag:yaml.org,2002:float"
+        | "!!bool"
+        | "tag:yaml.org,2002:bool"
+        | "!!null"
+        | "tag:yaml.org,2002:null" => resolve_plain(s, json_numbers),
         _ => Value::str(s),
     }
 }
@@ -192,7 +211,9 @@ pub fn resolve_plain(s: &str, json_numbers: bool) -> Value {
         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
             return Value::Bool(false);
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -202,7 +223,11 @@ pub fn resolve_plain(s: &str, json_numbers: bool) -> Value {
         return Value::str(s);
     }
     if let Some(i) = parse_yaml_int(s) {
-        return if json_numbers { Value::Float(i as f64) } else { Value::Int(i) };
+        return if json_numbers {
+            Value::Float(i as f64)
+        } else {
+            Value::Int(i)
+        };
     }
     if is_yaml_float(s) {
         let plain: String = s.chars().filter(|c| *c != '_').collect();
@@ -322,7 +347,10 @@ fn is_block(v: &Value) -> bool {
 fn normalize(v: &Value) -> Value {
     // Values that JSON encodes specially.
     match v {
-        Value::Struct(s) => s.json.clone().unwrap_or_else(|| Value::map(s.fields.clone())),
+        Value::Struct(s) => s
+            .json
+            .clone()
+            .unwrap_or_else(|| Value::map(s.fields.clone())),
         Value::Bytes(b) => Value::str(crate::funcs::b64enc(b)),
         Value::Files(f) => {
             let mut m = Map::new();
@@ -419,13 +447,21 @@ pub fn yaml_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+.inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            "+.inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let j = crate::value::fmt_float_json(f);
     if j.contains('.') || j.contains('e') {
         // JSON text re-read by go-yaml as a float.
         let g = fmt_float_g(f, -1);
-        if g.contains('.') || g.contains('e') || g.contains("Inf") { g } else { format!("{g}.0") }
+        if g.contains('.') || g.contains('e') || g.contains("Inf") {
+            g
+        } else {
+            format!("{g}.0")
+        }
     } else {
         j
     }
@@ -438,7 +474,8 @@ fn is_printable(c: char) -> bool {
 
 /// Emits a string scalar following go-yaml v2's style choice.
 fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
-    let resolves_to_str = matches!(resolve_plain_v2(s), Value::Str(_)) && !is_base60(s) && !is_timestamp(s);
+    let resolves_to_str =
+        matches!(resolve_plain_v2(s), Value::Str(_)) && !is_base60(s) && !is_timestamp(s);
     let multiline = s.contains('\n');
     // Analysis as libyaml does.
     let mut flow_indicators = false;
@@ -459,11 +496,13 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
     }
     let mut preceded_by_ws = true;
     for (i, &c) in chars.iter().enumerate() {
-        let followed_by_ws = chars.get(i + 1).is_none_or(|n| matches!(n, ' ' | '\t' | '\n' | '\r'));
+        let followed_by_ws = chars
+            .get(i + 1)
+            .is_none_or(|n| matches!(n, ' ' | '\t' | '\n' | '\r'));
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
-                | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_indicators = true;
                     block_indicators = true;
                 }
@@ -473,12 +512,11 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
                         block_indicators = true;
                     }
                 }
-                '-' => {
-                    if followed_by_ws {
+                '-'
+                    if followed_by_ws => {
                         flow_indicators = true;
                         block_indicators = true;
                     }
-                }
                 _ => {}
             }
         } else {
@@ -490,12 +528,11 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
                         block_indicators = true;
                     }
                 }
-                '#' => {
-                    if preceded_by_ws {
+                '#'
+                    if preceded_by_ws => {
                         flow_indicators = true;
                         block_indicators = true;
                     }
-                }
                 _ => {}
             }
         }
@@ -587,7 +624,10 @@ fn is_base60(s: &str) -> bool {
     let body = s.trim_start_matches(['-', '+']);
     let mut parts = body.split(':');
     let first = parts.next().unwrap_or("");
-    if first.is_empty() || !first.bytes().all(|c| c.is_ascii_digit() || c == b'_') || first.starts_with('0') && first.len() > 1 {
+    if first.is_empty()
+        || !first.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+        || first.starts_with('0') && first.len() > 1
+    {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
@@ -595,8 +635,16 @@ fn is_base60(s: &str) -> bool {
         return false;
     }
     for (i, p) in rest.iter().enumerate() {
-        let p = if i == rest.len() - 1 { p.split('.').next().unwrap_or("") } else { p };
-        if p.is_empty() || p.len() > 2 || !p.bytes().all(|c| c.is_ascii_digit()) || p.as_bytes()[0] > b'5' && p.len() == 2 {
+        let p = if i == rest.len() - 1 {
+            p.split('.').next().unwrap_or("")
+        } else {
+            p
+        };
+        if p.is_empty()
+            || p.len() > 2
+            || !p.bytes().all(|c| c.is_ascii_digit())
+            || p.as_bytes()[0] > b'5' && p.len() == 2
+        {
             return false;
         }
     }

@@ -177,7 +177,11 @@ impl<'a> Exec<'a> {
                 let mark = self.vars.len();
                 let v = self.eval_pipe(dot, pipe)?;
                 let r = if v.truthy() {
-                    let d = if matches!(n, Node::With(..)) { v } else { dot.clone() };
+                    let d = if matches!(n, Node::With(..)) {
+                        v
+                    } else {
+                        dot.clone()
+                    };
                     self.walk_list(body, &d)
                 } else if let Some(e) = els {
                     self.walk_list(e, dot)
@@ -191,14 +195,38 @@ impl<'a> Exec<'a> {
                 self.cur_pos = *pos;
                 let mark = self.vars.len();
                 // Evaluate without declaring: range declares per iteration.
-                let plain = Pipe { decl: vec![], is_assign: false, cmds: pipe.cmds.clone(), text: pipe.text.clone() };
+                let plain = Pipe {
+                    decl: vec![],
+                    is_assign: false,
+                    cmds: pipe.cmds.clone(),
+                    text: pipe.text.clone(),
+                };
                 let v = self.eval_pipe(dot, &plain)?;
                 let items: Vec<(Value, Value)> = match &v {
-                    Value::List(l) => l.iter().enumerate().map(|(i, x)| (Value::Int(i as i64), x.clone())).collect(),
-                    Value::ApiVersions(l) => l.iter().enumerate().map(|(i, x)| (Value::Int(i as i64), Value::str(x))).collect(),
-                    Value::Bytes(b) => b.iter().enumerate().map(|(i, x)| (Value::Int(i as i64), Value::Int(*x as i64))).collect(),
-                    Value::Map(m) => m.borrow().iter().map(|(k, x)| (Value::str(k), x.clone())).collect(),
-                    Value::Files(f) => f.iter().map(|(k, x)| (Value::str(k), Value::Bytes(Rc::new(x.to_vec())))).collect(),
+                    Value::List(l) => l
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::Int(i as i64), x.clone()))
+                        .collect(),
+                    Value::ApiVersions(l) => l
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::Int(i as i64), Value::str(x)))
+                        .collect(),
+                    Value::Bytes(b) => b
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::Int(i as i64), Value::Int(*x as i64)))
+                        .collect(),
+                    Value::Map(m) => m
+                        .borrow()
+                        .iter()
+                        .map(|(k, x)| (Value::str(k), x.clone()))
+                        .collect(),
+                    Value::Files(f) => f
+                        .iter()
+                        .map(|(k, x)| (Value::str(k), Value::Bytes(Rc::new(x.to_vec()))))
+                        .collect(),
                     Value::Int(n) => {
                         if *n as u64 > MAX_STEPS {
                             return Err(self.error("range exceeds the step limit"));
@@ -206,10 +234,16 @@ impl<'a> Exec<'a> {
                         (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
                     }
                     Value::Nil => Vec::new(),
-                    other => return Err(self.error(format!("range can't iterate over {}", other.to_v()))),
+                    other => {
+                        return Err(self.error(format!("range can't iterate over {}", other.to_v())));
+                    }
                 };
                 if items.is_empty() {
-                    let r = if let Some(e) = els { self.walk_list(e, dot) } else { Ok(Flow::Normal) };
+                    let r = if let Some(e) = els {
+                        self.walk_list(e, dot)
+                    } else {
+                        Ok(Flow::Normal)
+                    };
                     self.vars.truncate(mark);
                     return r.map(|_| Flow::Normal);
                 }
@@ -244,7 +278,15 @@ impl<'a> Exec<'a> {
                     None => Value::Nil,
                 };
                 self.cur_pos = *pos;
-                self.cur_cmd = Rc::from(format!("{{{{template {name:?}{}}}}}", pipe.as_ref().map(|p| format!(" {}", p.text)).unwrap_or_default()).as_str());
+                self.cur_cmd = Rc::from(
+                    format!(
+                        "{{{{template {name:?}{}}}}}",
+                        pipe.as_ref()
+                            .map(|p| format!(" {}", p.text))
+                            .unwrap_or_default()
+                    )
+                    .as_str(),
+                );
                 self.exec_template(name, d)?;
             }
             Node::Break(_) => return Ok(Flow::Break),
@@ -254,12 +296,11 @@ impl<'a> Exec<'a> {
     }
 
     fn set_or_push(&mut self, name: &str, v: Value, assign: bool) {
-        if assign {
-            if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+        if assign
+            && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
                 slot.1 = v;
                 return;
             }
-        }
         self.vars.push((name.to_string(), v));
     }
 
@@ -300,7 +341,9 @@ impl<'a> Exec<'a> {
                 let v = self.var(name)?;
                 if path.is_empty() {
                     if !rest.is_empty() || fin.is_some() {
-                        return Err(self.error(format!("can't give argument to non-function {name}")));
+                        return Err(
+                            self.error(format!("can't give argument to non-function {name}"))
+                        );
                     }
                     return Ok(v);
                 }
@@ -321,7 +364,9 @@ impl<'a> Exec<'a> {
                     let mut last = Value::Nil;
                     let n = rest.len() + usize::from(fin.is_some());
                     if n == 0 {
-                        return Err(self.error(format!("wrong number of args for {name}: want at least 1 got 0")));
+                        return Err(self.error(format!(
+                            "wrong number of args for {name}: want at least 1 got 0"
+                        )));
                     }
                     for a in rest {
                         last = self.eval_arg(dot, a)?;
@@ -350,7 +395,10 @@ impl<'a> Exec<'a> {
             }
             lit => {
                 if !rest.is_empty() || fin.is_some() {
-                    return Err(self.error(format!("can't give argument to non-function {}", cmd.args[0].describe())));
+                    return Err(self.error(format!(
+                        "can't give argument to non-function {}",
+                        cmd.args[0].describe()
+                    )));
                 }
                 self.eval_arg(dot, lit)
             }
@@ -397,7 +445,9 @@ impl<'a> Exec<'a> {
             }
             Arg::Ident(name) => {
                 if name == "and" || name == "or" {
-                    return Err(self.error(format!("wrong number of args for {name}: want at least 1 got 0")));
+                    return Err(self.error(format!(
+                        "wrong number of args for {name}: want at least 1 got 0"
+                    )));
                 }
                 crate::funcs::call(self, name, vec![], dot)?
             }
@@ -435,7 +485,11 @@ impl<'a> Exec<'a> {
             return Ok(Value::Nil);
         }
         for (i, f) in path.iter().enumerate() {
-            let a = if i == n - 1 { args.take().unwrap_or_default() } else { vec![] };
+            let a = if i == n - 1 {
+                args.take().unwrap_or_default()
+            } else {
+                vec![]
+            };
             v = self.field(v, f, a)?;
         }
         Ok(v)
@@ -459,7 +513,10 @@ impl<'a> Exec<'a> {
                 if name == "String" {
                     return Ok(Value::str(recv.to_v()));
                 }
-                Err(self.error(format!("can't evaluate field {name} in type {}", s.type_name)))
+                Err(self.error(format!(
+                    "can't evaluate field {name} in type {}",
+                    s.type_name
+                )))
             }
             Value::Files(f) => crate::files::method(f, name, &args).map_err(|e| self.error(e)),
             Value::ApiVersions(v) => match name {
@@ -467,10 +524,15 @@ impl<'a> Exec<'a> {
                     let a = args.first().and_then(|x| x.as_str()).unwrap_or("");
                     Ok(Value::Bool(v.iter().any(|x| x == a)))
                 }
-                _ => Err(self.error(format!("can't evaluate field {name} in type chartutil.VersionSet"))),
+                _ => Err(self.error(format!(
+                    "can't evaluate field {name} in type chartutil.VersionSet"
+                ))),
             },
             Value::Nil => Err(self.error(format!("nil pointer evaluating interface {{}}.{name}"))),
-            other => Err(self.error(format!("can't evaluate field {name} in type {}", other.type_name()))),
+            other => Err(self.error(format!(
+                "can't evaluate field {name} in type {}",
+                other.type_name()
+            ))),
         }
     }
 }

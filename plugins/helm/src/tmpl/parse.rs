@@ -142,7 +142,10 @@ impl<'a> Lexer<'a> {
     }
 
     fn err(&self, msg: impl Into<String>) -> ParseError {
-        ParseError { line: self.line, msg: msg.into() }
+        ParseError {
+            line: self.line,
+            msg: msg.into(),
+        }
     }
 
     fn push(&mut self, t: Tok, off: usize) {
@@ -189,10 +192,17 @@ impl<'a> Lexer<'a> {
             // Comment?
             let after_ws = p;
             if self.src[after_ws..].starts_with("/*") {
-                let end = self.src[after_ws..].find("*/").ok_or_else(|| self.err("unclosed comment"))? + after_ws + 2;
+                let end = self.src[after_ws..]
+                    .find("*/")
+                    .ok_or_else(|| self.err("unclosed comment"))?
+                    + after_ws
+                    + 2;
                 let mut q = end;
                 let mut rtrim = false;
-                if self.src[q..].starts_with(" -}}") || self.src[q..].starts_with("\n-}}") || self.src[q..].starts_with("\t-}}") {
+                if self.src[q..].starts_with(" -}}")
+                    || self.src[q..].starts_with("\n-}}")
+                    || self.src[q..].starts_with("\t-}}")
+                {
                     rtrim = true;
                     q += 4;
                 } else if self.src[q..].starts_with("}}") {
@@ -295,7 +305,8 @@ impl<'a> Lexer<'a> {
                             break;
                         }
                         if ch == '\\' {
-                            let (decoded, used) = unescape(&self.src[q..]).ok_or_else(|| self.err("invalid syntax"))?;
+                            let (decoded, used) = unescape(&self.src[q..])
+                                .ok_or_else(|| self.err("invalid syntax"))?;
                             s.push_str(&decoded);
                             q += used;
                             continue;
@@ -308,7 +319,9 @@ impl<'a> Lexer<'a> {
                     attached = true;
                 }
                 b'`' => {
-                    let end = self.src[self.pos + 1..].find('`').ok_or_else(|| self.err("unterminated raw quoted string"))?;
+                    let end = self.src[self.pos + 1..]
+                        .find('`')
+                        .ok_or_else(|| self.err("unterminated raw quoted string"))?;
                     let s = self.src[self.pos + 1..self.pos + 1 + end].replace('\r', "");
                     self.push(Tok::Str(s), start);
                     self.pos += end + 2;
@@ -316,9 +329,13 @@ impl<'a> Lexer<'a> {
                 }
                 b'\'' => {
                     let mut q = self.pos + 1;
-                    let ch = self.src[q..].chars().next().ok_or_else(|| self.err("unterminated character constant"))?;
+                    let ch = self.src[q..]
+                        .chars()
+                        .next()
+                        .ok_or_else(|| self.err("unterminated character constant"))?;
                     let val = if ch == '\\' {
-                        let (d, used) = unescape(&self.src[q..]).ok_or_else(|| self.err("invalid syntax"))?;
+                        let (d, used) =
+                            unescape(&self.src[q..]).ok_or_else(|| self.err("invalid syntax"))?;
                         q += used;
                         d.chars().next().map(|c| c as i64).unwrap_or(0)
                     } else {
@@ -334,7 +351,9 @@ impl<'a> Lexer<'a> {
                 }
                 b'$' => {
                     let mut q = self.pos + 1;
-                    while q < b.len() && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80) {
+                    while q < b.len()
+                        && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                    {
                         q += 1;
                     }
                     self.push(Tok::Var(self.src[self.pos..q].to_string()), start);
@@ -348,10 +367,15 @@ impl<'a> Lexer<'a> {
                         attached = true;
                     } else if n.is_ascii_alphabetic() || n == b'_' || n >= 0x80 {
                         let mut q = self.pos + 1;
-                        while q < b.len() && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80) {
+                        while q < b.len()
+                            && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                        {
                             q += 1;
                         }
-                        self.push(Tok::Field(self.src[self.pos + 1..q].to_string(), attached), start);
+                        self.push(
+                            Tok::Field(self.src[self.pos + 1..q].to_string(), attached),
+                            start,
+                        );
                         self.pos = q;
                         attached = true;
                     } else {
@@ -366,7 +390,9 @@ impl<'a> Lexer<'a> {
                 }
                 c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                     let mut q = self.pos;
-                    while q < b.len() && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80) {
+                    while q < b.len()
+                        && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                    {
                         q += 1;
                     }
                     self.push(Tok::Ident(self.src[self.pos..q].to_string()), start);
@@ -389,7 +415,13 @@ impl<'a> Lexer<'a> {
         if b[q] == b'+' || b[q] == b'-' {
             q += 1;
         }
-        while q < b.len() && (b[q].is_ascii_alphanumeric() || b[q] == b'.' || b[q] == b'_' || ((b[q] == b'+' || b[q] == b'-') && matches!(b[q - 1], b'e' | b'E' | b'p' | b'P'))) {
+        while q < b.len()
+            && (b[q].is_ascii_alphanumeric()
+                || b[q] == b'.'
+                || b[q] == b'_'
+                || ((b[q] == b'+' || b[q] == b'-')
+                    && matches!(b[q - 1], b'e' | b'E' | b'p' | b'P')))
+        {
             q += 1;
         }
         let s = &self.src[start..q];
@@ -456,7 +488,8 @@ pub fn parse_number(s: &str) -> Option<Arg> {
         i64::from_str_radix(o, 8).ok()
     } else if let Some(bb) = lower.strip_prefix("0b") {
         i64::from_str_radix(bb, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
         i64::from_str_radix(&lower[1..], 8).ok()
     } else if lower.bytes().all(|c| c.is_ascii_digit()) {
         lower.parse::<i64>().ok()
@@ -493,8 +526,8 @@ struct Parser<'a> {
 }
 
 enum End {
-    End,
-    Else(Pos),
+    Finish,
+    Else,
     ElseChain(Pos, String),
     Eof,
 }
@@ -514,7 +547,10 @@ impl Parser<'_> {
         t
     }
     fn err(&self, msg: impl Into<String>) -> ParseError {
-        ParseError { line: self.pos().line, msg: msg.into() }
+        ParseError {
+            line: self.pos().line,
+            msg: msg.into(),
+        }
     }
 
     fn list(&mut self, top: bool) -> Result<(Vec<Node>, End), ParseError> {
@@ -541,21 +577,20 @@ impl Parser<'_> {
                             if top {
                                 return Err(self.err("unexpected {{end}}"));
                             }
-                            return Ok((nodes, End::End));
+                            return Ok((nodes, End::Finish));
                         }
                         "else" => {
                             self.next();
                             if top {
                                 return Err(self.err("unexpected {{else}}"));
                             }
-                            if let Tok::Ident(k) = self.peek().clone() {
-                                if k == "if" || k == "with" {
+                            if let Tok::Ident(k) = self.peek().clone()
+                                && (k == "if" || k == "with") {
                                     self.next();
                                     return Ok((nodes, End::ElseChain(pos, k)));
                                 }
-                            }
                             self.expect_close()?;
-                            return Ok((nodes, End::Else(pos)));
+                            return Ok((nodes, End::Else));
                         }
                         "if" | "range" | "with" => {
                             self.next();
@@ -568,7 +603,7 @@ impl Parser<'_> {
                             let saved = std::mem::take(&mut self.vars);
                             let (body, end) = self.list(false)?;
                             self.vars = saved;
-                            if !matches!(end, End::End) {
+                            if !matches!(end, End::Finish) {
                                 return Err(self.err("unexpected else in define"));
                             }
                             self.defines.push((name, body));
@@ -577,12 +612,16 @@ impl Parser<'_> {
                             self.next();
                             let pos = self.pos();
                             let name = self.string_arg()?;
-                            let pipe = if matches!(self.peek(), Tok::Close) { None } else { Some(self.pipeline(false)?) };
+                            let pipe = if matches!(self.peek(), Tok::Close) {
+                                None
+                            } else {
+                                Some(self.pipeline(false)?)
+                            };
                             self.expect_close()?;
                             let saved = std::mem::take(&mut self.vars);
                             let (body, end) = self.list(false)?;
                             self.vars = saved;
-                            if !matches!(end, End::End) {
+                            if !matches!(end, End::Finish) {
                                 return Err(self.err("unexpected else in block"));
                             }
                             self.defines.push((name.clone(), body));
@@ -592,14 +631,22 @@ impl Parser<'_> {
                             self.next();
                             let pos = self.pos();
                             let name = self.string_arg()?;
-                            let pipe = if matches!(self.peek(), Tok::Close) { None } else { Some(self.pipeline(false)?) };
+                            let pipe = if matches!(self.peek(), Tok::Close) {
+                                None
+                            } else {
+                                Some(self.pipeline(false)?)
+                            };
                             self.expect_close()?;
                             nodes.push(Node::Template(pos, name, pipe));
                         }
                         "break" | "continue" => {
                             self.next();
                             self.expect_close()?;
-                            nodes.push(if kw == "break" { Node::Break(pos) } else { Node::Continue(pos) });
+                            nodes.push(if kw == "break" {
+                                Node::Break(pos)
+                            } else {
+                                Node::Continue(pos)
+                            });
                         }
                         _ => {
                             let p = self.pipeline(true)?;
@@ -615,14 +662,14 @@ impl Parser<'_> {
 
     fn control(&mut self, kw: &str, pos: Pos) -> Result<Node, ParseError> {
         let mark = self.vars.len();
-        let pipe = self.pipeline(kw != "if" || true)?;
+        let pipe = self.pipeline(true)?;
         self.expect_close()?;
         let (body, end) = self.list(false)?;
         let else_list = match end {
-            End::End => None,
-            End::Else(_) => {
+            End::Finish => None,
+            End::Else => {
                 let (e, end2) = self.list(false)?;
-                if !matches!(end2, End::End) {
+                if !matches!(end2, End::Finish) {
                     return Err(self.err("expected end; found else"));
                 }
                 Some(e)
@@ -689,11 +736,10 @@ impl Parser<'_> {
             }
         }
         for d in &decl {
-            if is_assign {
-                if !self.vars.iter().any(|v| v == d) && d != "$" {
+            if is_assign
+                && !self.vars.iter().any(|v| v == d) && d != "$" {
                     return Err(self.err(format!("undefined variable \"{d}\"")));
                 }
-            }
         }
         let mut cmds = Vec::new();
         loop {
@@ -710,7 +756,12 @@ impl Parser<'_> {
         }
         let end_off = self.toks[self.i].2;
         let text = self.src[start_off..end_off].trim().to_string();
-        Ok(Pipe { decl, is_assign, cmds, text: Rc::from(text.as_str()) })
+        Ok(Pipe {
+            decl,
+            is_assign,
+            cmds,
+            text: Rc::from(text.as_str()),
+        })
     }
 
     fn command(&mut self) -> Result<Cmd, ParseError> {
@@ -729,7 +780,11 @@ impl Parser<'_> {
         }
         let end_off = self.toks[self.i].2;
         let text = self.src[start_off..end_off].trim().to_string();
-        Ok(Cmd { args, text: Rc::from(text.as_str()), pos })
+        Ok(Cmd {
+            args,
+            text: Rc::from(text.as_str()),
+            pos,
+        })
     }
 
     fn operand(&mut self) -> Result<Arg, ParseError> {
@@ -739,7 +794,9 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot,
             Tok::Str(s) => Arg::Str(Rc::from(s.as_str())),
             Tok::Char(c) => Arg::Int(c),
-            Tok::Num(n) => parse_number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}")))?,
+            Tok::Num(n) => {
+                parse_number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}")))?
+            }
             Tok::Field(f, _) => {
                 let mut path = vec![f];
                 let mut pos = first_pos;
@@ -753,7 +810,7 @@ impl Parser<'_> {
                 return Ok(Arg::Field(path, pos));
             }
             Tok::Var(v) => {
-                if !self.vars.iter().any(|x| *x == v) && v != "$" {
+                if !self.vars.contains(&v) && v != "$" {
                     return Err(self.err(format!("undefined variable \"{v}\"")));
                 }
                 let mut path = Vec::new();
@@ -814,9 +871,24 @@ fn tok_desc(t: &Tok) -> String {
 
 /// Parses template text; `is_func` says which identifiers are functions.
 pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
-    let lx = Lexer { src, pos: 0, line: 1, toks: Vec::new() };
+    let lx = Lexer {
+        src,
+        pos: 0,
+        line: 1,
+        toks: Vec::new(),
+    };
     let toks = lx.run()?;
-    let mut p = Parser { toks, i: 0, src, defines: Vec::new(), is_func, vars: vec!["$".into()] };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        src,
+        defines: Vec::new(),
+        is_func,
+        vars: vec!["$".into()],
+    };
     let (root, _) = p.list(true)?;
-    Ok(Parsed { root, defines: p.defines })
+    Ok(Parsed {
+        root,
+        defines: p.defines,
+    })
 }

@@ -470,9 +470,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     meta.insert("version".into(), Value::str(&version));
     for k in ["appVersion", "kubeVersion"] {
         if let Some(v) = meta.get(k).cloned()
-            && !matches!(v, Value::Str(_) | Value::Nil) {
-                meta.insert(k.into(), Value::str(v.to_v()));
-            }
+            && !matches!(v, Value::Str(_) | Value::Nil)
+        {
+            meta.insert(k.into(), Value::str(v.to_v()));
+        }
     }
     match meta.get("type").and_then(|v| v.as_str()) {
         None | Some("") | Some("application") | Some("library") => {}
@@ -484,9 +485,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
     }
     if api == "v1"
         && let Some(r) = &requirements
-            && let Some(d) = r.get("dependencies") {
-                meta.insert("dependencies".into(), d.clone());
-            }
+        && let Some(d) = r.get("dependencies")
+    {
+        meta.insert("dependencies".into(), d.clone());
+    }
     let mut deps = Vec::new();
     if let Some(Value::List(l)) = meta.get("dependencies") {
         for d in l.iter() {

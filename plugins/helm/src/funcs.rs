@@ -324,9 +324,11 @@ pub fn to_i64(v: &Value) -> i64 {
 
 fn trim_zero_decimal(s: &str) -> String {
     if let Some((a, b)) = s.split_once('.')
-        && !b.is_empty() && b.bytes().all(|c| c == b'0') {
-            return a.to_string();
-        }
+        && !b.is_empty()
+        && b.bytes().all(|c| c == b'0')
+    {
+        return a.to_string();
+    }
     s.to_string()
 }
 
@@ -1835,7 +1837,7 @@ fn go_duration(secs: i64) -> String {
 fn duration_round(secs: i64) -> String {
     let u = secs.unsigned_abs();
     let (year, month, day, hour, minute) = (31536000u64, 2592000u64, 86400u64, 3600u64, 60u64);
-    
+
     if u > year {
         format!("{}y", u / year)
     } else if u > month {
@@ -1869,11 +1871,11 @@ fn url_parse(u: &str) -> Map {
         && rest[..i]
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-            && i > 0
-        {
-            scheme = &rest[..i];
-            rest = &rest[i + 1..];
-        }
+        && i > 0
+    {
+        scheme = &rest[..i];
+        rest = &rest[i + 1..];
+    }
     let (mut userinfo, mut host, mut path) = ("", "", rest);
     let mut opaque = "";
     if let Some(r) = rest.strip_prefix("//") {

@@ -1,5 +1,8 @@
 //! The `renderer` component export: maps the WIT contract onto [`crate::template`].
 
+// wit-bindgen's generated export glue is unsafe FFI; it is confined to this module.
+#![allow(unsafe_code)]
+
 wit_bindgen::generate!({ path: "../../wit", world: "renderer" });
 
 use exports::gyre::plugin::render::{Guest, RenderOutput, RenderRequest};

@@ -96,9 +96,10 @@ fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<R
     let mut objects = Vec::new();
     for doc in render::split_manifests(&text) {
         if let Ok(v) = yaml::parse(&doc, false)
-            && let Value::Map(_) = v {
-                objects.push(serde_json::to_string(&json::to_serde(&v)).unwrap_or_default());
-            }
+            && let Value::Map(_) = v
+        {
+            objects.push(serde_json::to_string(&json::to_serde(&v)).unwrap_or_default());
+        }
     }
     Ok(Rendered {
         objects,
@@ -167,4 +168,42 @@ pub fn build_values(
         r.map_err(Error::Invalid)?;
     }
     Ok(vals)
+}
+
+/// Parses and executes a standalone template text with Helm's function set (the engine
+/// without a chart): `define`d templates in `text` are available to `include`/`template`.
+///
+/// # Errors
+/// Parse and execution errors, worded as Go's text/template words them.
+pub fn execute(name: &str, text: &str, data: &Value) -> Result<String> {
+    let parsed = tmpl::parse::parse(text, &funcs::is_func)
+        .map_err(|e| Error::Render(format!("template: {name}:{}: {}", e.line, e.msg)))?;
+    let templates = tmpl::exec::Templates {
+        map: Default::default(),
+    };
+    {
+        let file: std::rc::Rc<str> = std::rc::Rc::from(name);
+        let mut m = templates.map.borrow_mut();
+        m.insert(
+            name.to_string(),
+            tmpl::exec::Tmpl {
+                nodes: std::rc::Rc::new(parsed.root),
+                file: file.clone(),
+            },
+        );
+        for (n, body) in parsed.defines {
+            m.insert(
+                n,
+                tmpl::exec::Tmpl {
+                    nodes: std::rc::Rc::new(body),
+                    file: file.clone(),
+                },
+            );
+        }
+    }
+    let ctx = render::HelmCtx::default();
+    let mut ex = tmpl::exec::Exec::new(&templates, &ctx, name);
+    ex.exec_template(name, data.clone())
+        .map_err(|e| Error::Render(e.msg))?;
+    Ok(ex.out)
 }

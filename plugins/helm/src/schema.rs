@@ -71,16 +71,17 @@ fn jtype(v: &J) -> &'static str {
 
 fn resolve<'a>(root: &'a J, s: &'a J) -> &'a J {
     if let Some(r) = s.get("$ref").and_then(|r| r.as_str())
-        && let Some(p) = r.strip_prefix("#/") {
-            let mut cur = root;
-            for part in p.split('/') {
-                match cur.get(part) {
-                    Some(n) => cur = n,
-                    None => return s,
-                }
+        && let Some(p) = r.strip_prefix("#/")
+    {
+        let mut cur = root;
+        for part in p.split('/') {
+            match cur.get(part) {
+                Some(n) => cur = n,
+                None => return s,
             }
-            return cur;
         }
+        return cur;
+    }
     s
 }
 
@@ -121,62 +122,72 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
         }
     }
     if let Some(J::Array(e)) = s.get("enum")
-        && !e.contains(v) {
-            let opts: Vec<String> = e.iter().map(|x| x.to_string()).collect();
-            errs.push(format!(
-                "{loc}: {loc} must be one of the following: {}",
-                opts.join(", ")
-            ));
-        }
+        && !e.contains(v)
+    {
+        let opts: Vec<String> = e.iter().map(|x| x.to_string()).collect();
+        errs.push(format!(
+            "{loc}: {loc} must be one of the following: {}",
+            opts.join(", ")
+        ));
+    }
     if let Some(c) = s.get("const")
-        && c != v {
-            errs.push(format!("{loc}: {loc} does not match: {c}"));
-        }
+        && c != v
+    {
+        errs.push(format!("{loc}: {loc} does not match: {c}"));
+    }
     if let Some(n) = v.as_f64() {
         if let Some(m) = s.get("minimum").and_then(|m| m.as_f64())
-            && n < m {
-                errs.push(format!("{loc}: Must be greater than or equal to {m}"));
-            }
+            && n < m
+        {
+            errs.push(format!("{loc}: Must be greater than or equal to {m}"));
+        }
         if let Some(m) = s.get("maximum").and_then(|m| m.as_f64())
-            && n > m {
-                errs.push(format!("{loc}: Must be less than or equal to {m}"));
-            }
+            && n > m
+        {
+            errs.push(format!("{loc}: Must be less than or equal to {m}"));
+        }
         if let Some(m) = s.get("exclusiveMinimum").and_then(|m| m.as_f64())
-            && n <= m {
-                errs.push(format!("{loc}: Must be greater than {m}"));
-            }
+            && n <= m
+        {
+            errs.push(format!("{loc}: Must be greater than {m}"));
+        }
         if let Some(m) = s.get("exclusiveMaximum").and_then(|m| m.as_f64())
-            && n >= m {
-                errs.push(format!("{loc}: Must be less than {m}"));
-            }
+            && n >= m
+        {
+            errs.push(format!("{loc}: Must be less than {m}"));
+        }
     }
     if let Some(st) = v.as_str() {
         if let Some(p) = s.get("pattern").and_then(|p| p.as_str())
             && let Ok(re) = regex::Regex::new(p)
-                && !re.is_match(st) {
-                    errs.push(format!("{loc}: Does not match pattern '{p}'"));
-                }
+            && !re.is_match(st)
+        {
+            errs.push(format!("{loc}: Does not match pattern '{p}'"));
+        }
         let len = st.chars().count() as u64;
         if let Some(m) = s.get("minLength").and_then(|m| m.as_u64())
-            && len < m {
-                errs.push(format!(
-                    "{loc}: String length must be greater than or equal to {m}"
-                ));
-            }
+            && len < m
+        {
+            errs.push(format!(
+                "{loc}: String length must be greater than or equal to {m}"
+            ));
+        }
         if let Some(m) = s.get("maxLength").and_then(|m| m.as_u64())
-            && len > m {
-                errs.push(format!(
-                    "{loc}: String length must be less than or equal to {m}"
-                ));
-            }
+            && len > m
+        {
+            errs.push(format!(
+                "{loc}: String length must be less than or equal to {m}"
+            ));
+        }
     }
     if let Some(o) = v.as_object() {
         if let Some(J::Array(req)) = s.get("required") {
             for r in req {
                 if let Some(r) = r.as_str()
-                    && !o.contains_key(r) {
-                        errs.push(format!("{loc}: {r} is required"));
-                    }
+                    && !o.contains_key(r)
+                {
+                    errs.push(format!("{loc}: {r} is required"));
+                }
             }
         }
         let props = s.get("properties").and_then(|p| p.as_object());
@@ -213,9 +224,10 @@ fn check(root: &J, s: &J, v: &J, path: &str, errs: &mut Vec<String>) {
             }
         }
         if let Some(m) = s.get("minItems").and_then(|m| m.as_u64())
-            && (a.len() as u64) < m {
-                errs.push(format!("{loc}: Array must have at least {m} items"));
-            }
+            && (a.len() as u64) < m
+        {
+            errs.push(format!("{loc}: Array must have at least {m} items"));
+        }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(J::Array(list)) = s.get(key) {

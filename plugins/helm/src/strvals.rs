@@ -20,12 +20,13 @@ pub enum SetKind {
 pub fn merge_maps(dst: &mut Map, src: &Map) {
     for (k, v) in src {
         if let Value::Map(sm) = v
-            && let Some(Value::Map(dm)) = dst.get(k) {
-                let mut d = dm.borrow().clone();
-                merge_maps(&mut d, &sm.borrow());
-                dst.insert(k.clone(), Value::map(d));
-                continue;
-            }
+            && let Some(Value::Map(dm)) = dst.get(k)
+        {
+            let mut d = dm.borrow().clone();
+            merge_maps(&mut d, &sm.borrow());
+            dst.insert(k.clone(), Value::map(d));
+            continue;
+        }
         dst.insert(k.clone(), v.clone());
     }
 }
@@ -43,10 +44,12 @@ fn typed(s: &str) -> Value {
     if s == "0" {
         return Value::Int(0);
     }
-    if !s.is_empty() && !s.starts_with('0')
-        && let Ok(i) = s.parse::<i64>() {
-            return Value::Int(i);
-        }
+    if !s.is_empty()
+        && !s.starts_with('0')
+        && let Ok(i) = s.parse::<i64>()
+    {
+        return Value::Int(i);
+    }
     Value::str(s)
 }
 

@@ -512,11 +512,10 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
                         block_indicators = true;
                     }
                 }
-                '-'
-                    if followed_by_ws => {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '-' if followed_by_ws => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         } else {
@@ -528,11 +527,10 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
                         block_indicators = true;
                     }
                 }
-                '#'
-                    if preceded_by_ws => {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '#' if preceded_by_ws => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
                 _ => {}
             }
         }

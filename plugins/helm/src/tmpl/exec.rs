@@ -235,7 +235,9 @@ impl<'a> Exec<'a> {
                     }
                     Value::Nil => Vec::new(),
                     other => {
-                        return Err(self.error(format!("range can't iterate over {}", other.to_v())));
+                        return Err(
+                            self.error(format!("range can't iterate over {}", other.to_v()))
+                        );
                     }
                 };
                 if items.is_empty() {
@@ -296,11 +298,10 @@ impl<'a> Exec<'a> {
     }
 
     fn set_or_push(&mut self, name: &str, v: Value, assign: bool) {
-        if assign
-            && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-                slot.1 = v;
-                return;
-            }
+        if assign && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = v;
+            return;
+        }
         self.vars.push((name.to_string(), v));
     }
 

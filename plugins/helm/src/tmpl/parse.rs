@@ -585,10 +585,11 @@ impl Parser<'_> {
                                 return Err(self.err("unexpected {{else}}"));
                             }
                             if let Tok::Ident(k) = self.peek().clone()
-                                && (k == "if" || k == "with") {
-                                    self.next();
-                                    return Ok((nodes, End::ElseChain(pos, k)));
-                                }
+                                && (k == "if" || k == "with")
+                            {
+                                self.next();
+                                return Ok((nodes, End::ElseChain(pos, k)));
+                            }
                             self.expect_close()?;
                             return Ok((nodes, End::Else));
                         }
@@ -736,10 +737,9 @@ impl Parser<'_> {
             }
         }
         for d in &decl {
-            if is_assign
-                && !self.vars.iter().any(|v| v == d) && d != "$" {
-                    return Err(self.err(format!("undefined variable \"{d}\"")));
-                }
+            if is_assign && !self.vars.iter().any(|v| v == d) && d != "$" {
+                return Err(self.err(format!("undefined variable \"{d}\"")));
+            }
         }
         let mut cmds = Vec::new();
         loop {

@@ -73,15 +73,48 @@ impl Chart {
     }
 }
 
+/// Joins `rel` onto `root` without touching the filesystem; `None` when `..` climbs above `root`.
+fn lexical_join(root: &Path, rel: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut parts: Vec<std::ffi::OsString> = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(x) => parts.push(x.to_os_string()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    let mut p = root.to_path_buf();
+    p.extend(parts);
+    Some(p)
+}
+
+/// Resolves symlinks. Natively this is `canonicalize`; WASI has no `canonicalize`, and there
+/// the preopened directory itself refuses `..` and symlinks that leave it, so the lexical
+/// path is used and the sandbox enforces confinement.
+fn real_path(p: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        p.canonicalize()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        std::fs::metadata(p).map(|_| p.to_path_buf())
+    }
+}
+
 /// Loads a chart directory or `.tgz` file below `root` (relative path `rel`).
 pub fn load(root: &Path, rel: &Path) -> Result<Chart, Error> {
-    let root_canon = root
-        .canonicalize()
-        .map_err(|e| Error::NotFound(format!("{}: {e}", root.display())))?;
-    let target = root_canon.join(rel);
-    let canon = target
-        .canonicalize()
-        .map_err(|e| Error::NotFound(format!("{}: {e}", rel.display())))?;
+    let root_canon =
+        real_path(root).map_err(|e| Error::NotFound(format!("{}: {e}", root.display())))?;
+    let lexical = lexical_join(&root_canon, rel).ok_or_else(|| {
+        Error::Invalid(format!("{}: path escapes the source root", rel.display()))
+    })?;
+    let canon =
+        real_path(&lexical).map_err(|e| Error::NotFound(format!("{}: {e}", rel.display())))?;
     if !canon.starts_with(&root_canon) {
         return Err(Error::Invalid(format!(
             "{}: path escapes the source root",
@@ -270,9 +303,11 @@ fn walk(
         let meta =
             std::fs::symlink_metadata(&p).map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
         let real = if meta.file_type().is_symlink() {
-            let c = p
-                .canonicalize()
-                .map_err(|e| Error::Invalid(format!("{rel}: {e}")))?;
+            let c = real_path(&p).map_err(|e| {
+                Error::Invalid(format!(
+                    "{rel}: symlink points outside the source root or nowhere: {e}"
+                ))
+            })?;
             if !c.starts_with(root) {
                 return Err(Error::Invalid(format!(
                     "{rel}: symlink points outside the source root"

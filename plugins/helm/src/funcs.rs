@@ -432,7 +432,7 @@ pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
                 merge_into(&dv, sv, overwrite)
             }
             Some(dv) => {
-                if is_empty(&dv) || (overwrite && !is_empty(sv)) {
+                if is_empty(&dv) || overwrite {
                     d.borrow_mut().insert(k.clone(), sv.clone());
                 }
             }
@@ -591,13 +591,9 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             want_min(ex, name, a, 1)?;
             let idx: Vec<i64> = a[1..].iter().map(to_i64).collect();
             match &a[0] {
-                Value::Str(s) => {
-                    let st = idx.first().copied().unwrap_or(0) as usize;
-                    let en = idx.get(1).copied().map(|x| x as usize).unwrap_or(s.len());
-                    match s.get(st..en) {
-                        Some(x) => Value::str(x),
-                        None => return Err(fail(ex, name, format!("index out of range: {en}"))),
-                    }
+                // Sprig's slice replaces Go's builtin and only takes lists.
+                Value::Str(_) | Value::Nil | Value::Map(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                    return Err(fail(ex, name, format!("list should be type of slice or array but {}", a[0].kind_name())));
                 }
                 other => {
                     let l = list_arg(ex, name, other)?;
@@ -1069,10 +1065,14 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>, _dot: &Value) -> R<Valu
             let m = 10f64.powi(p as i32);
             Value::Float((x * m).round() / m)
         }
-        "addf" => Value::Float(a.iter().map(to_f64).sum()),
+        "addf" => Value::Float(dec_fold(a, 0, Dec::add)),
         "add1f" => Value::Float(to_f64(&a[0]) + 1.0),
-        "subf" => Value::Float(a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x - y)),
-        "mulf" => Value::Float(a.iter().map(to_f64).product()),
+        "subf" => {
+            want_min(ex, name, a, 1)?;
+            let first = Dec::from_f64(to_f64(&a[0]));
+            Value::Float(a[1..].iter().fold(first, |x, y| x.sub(Dec::from_f64(to_f64(y)))).to_f64())
+        }
+        "mulf" => Value::Float(dec_fold(a, 1, Dec::mul)),
         "divf" => Value::Float(a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x / y)),
         "maxf" => Value::Float(a.iter().map(to_f64).fold(f64::MIN, f64::max)),
         "minf" => Value::Float(a.iter().map(to_f64).fold(f64::MAX, f64::min)),
@@ -1948,4 +1948,59 @@ pub fn json_key_order(type_name: &str) -> Option<&'static [&'static str]> {
         ]),
         _ => None,
     }
+}
+
+/// A small exact decimal, standing in for shopspring/decimal in Sprig's float math.
+#[derive(Clone, Copy)]
+struct Dec {
+    m: i128,
+    e: i32,
+}
+
+impl Dec {
+    fn from_f64(f: f64) -> Dec {
+        let (d, e, neg) = crate::value::shortest_digits(f);
+        let m: i128 = d.parse().unwrap_or(0);
+        Dec {
+            m: if neg { -m } else { m },
+            e: e - (d.len() as i32 - 1),
+        }
+    }
+    fn align(a: Dec, b: Dec) -> (i128, i128, i32) {
+        let e = a.e.min(b.e);
+        let sa = 10i128.checked_pow((a.e - e) as u32).unwrap_or(0);
+        let sb = 10i128.checked_pow((b.e - e) as u32).unwrap_or(0);
+        (a.m.saturating_mul(sa), b.m.saturating_mul(sb), e)
+    }
+    fn add(self, o: Dec) -> Dec {
+        let (a, b, e) = Dec::align(self, o);
+        Dec {
+            m: a.saturating_add(b),
+            e,
+        }
+    }
+    fn sub(self, o: Dec) -> Dec {
+        let (a, b, e) = Dec::align(self, o);
+        Dec {
+            m: a.saturating_sub(b),
+            e,
+        }
+    }
+    fn mul(self, o: Dec) -> Dec {
+        Dec {
+            m: self.m.saturating_mul(o.m),
+            e: self.e + o.e,
+        }
+    }
+    fn to_f64(self) -> f64 {
+        format!("{}e{}", self.m, self.e).parse().unwrap_or(0.0)
+    }
+}
+
+fn dec_fold(a: &[Value], init: i128, f: fn(Dec, Dec) -> Dec) -> f64 {
+    a.iter()
+        .fold(Dec { m: init, e: 0 }, |acc, x| {
+            f(acc, Dec::from_f64(to_f64(x)))
+        })
+        .to_f64()
 }

@@ -467,6 +467,9 @@ fn meta_struct(c: &Chart) -> Value {
     }))
 }
 
+/// Kubernetes version assumed without `--kube-version` (Helm 3.17's client-go).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.32.0";
+
 /// Default API versions known to Helm 3.17 (client-go 1.32 scheme plus apiextensions).
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "v1",
@@ -531,7 +534,7 @@ fn caps(opts: &TemplateOptions) -> Value {
     let kv = opts
         .kube_version
         .clone()
-        .unwrap_or_else(|| "v1.20.0".into());
+        .unwrap_or_else(|| DEFAULT_KUBE_VERSION.into());
     let kv = if kv.starts_with('v') {
         kv
     } else {
@@ -684,7 +687,7 @@ fn kube_version_check(c: &Chart, opts: &TemplateOptions) -> Result<(), Error> {
         let kv = opts
             .kube_version
             .clone()
-            .unwrap_or_else(|| "v1.20.0".into());
+            .unwrap_or_else(|| DEFAULT_KUBE_VERSION.into());
         let ok = crate::semver::check(&kc, &kv).map_err(Error::Invalid)?;
         if !ok {
             return Err(Error::Invalid(format!(

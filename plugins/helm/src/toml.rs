@@ -35,14 +35,28 @@ fn scalar(v: &Value) -> Option<String> {
         }
         Value::Str(s) => crate::printf::go_quote(s),
         Value::List(l) => {
-            if l.iter().any(|x| matches!(x, Value::Map(_))) {
+            if !l.is_empty() && l.iter().all(|x| matches!(x, Value::Map(_))) {
                 return None;
             }
-            let items: Vec<String> = l.iter().filter_map(scalar).collect();
+            let items: Vec<String> = l.iter().filter_map(inline).collect();
             format!("[{}]", items.join(", "))
         }
         _ => return None,
     })
+}
+
+fn inline(v: &Value) -> Option<String> {
+    match v {
+        Value::Map(m) => {
+            let items: Vec<String> = m
+                .borrow()
+                .iter()
+                .filter_map(|(k, x)| inline(x).map(|s| format!("{} = {s}", key(k))))
+                .collect();
+            Some(format!("{{{}}}", items.join(", ")))
+        }
+        other => scalar(other),
+    }
 }
 
 fn table(m: &Map, path: &mut Vec<String>, out: &mut String) {
@@ -61,7 +75,7 @@ fn table(m: &Map, path: &mut Vec<String>, out: &mut String) {
                 table(&sub.borrow(), path, out);
                 path.pop();
             }
-            Value::List(l) if l.iter().any(|x| matches!(x, Value::Map(_))) => {
+            Value::List(l) if !l.is_empty() && l.iter().all(|x| matches!(x, Value::Map(_))) => {
                 path.push(key(k));
                 for item in l.iter() {
                     if let Value::Map(sub) = item {

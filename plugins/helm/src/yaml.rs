@@ -725,11 +725,10 @@ fn is_timestamp(s: &str) -> bool {
 
 /// Rewords yaml-rust2 messages the way libyaml (go-yaml) words them.
 fn libyaml_message(m: &str) -> String {
-    let m = m
-        .trim_start_matches("while parsing a flow sequence, ")
-        .trim_start_matches("while parsing a flow mapping, ")
-        .trim_start_matches("while parsing a block mapping, ")
-        .trim_start_matches("while parsing a block sequence, ");
+    let m = match m.strip_prefix("while parsing ") {
+        Some(rest) => rest.split_once(", ").map(|(_, r)| r).unwrap_or(rest),
+        None => m,
+    };
     match m {
         "expected ',' or ']'" => "did not find expected ',' or ']'".into(),
         "expected ',' or '}'" => "did not find expected ',' or '}'".into(),

@@ -394,6 +394,7 @@ impl<'a> Exec<'a> {
                 self.vars.truncate(mark);
                 Ok(v)
             }
+            Arg::Nil => Err(self.error("nil is not a command")),
             lit => {
                 if !rest.is_empty() || fin.is_some() {
                     return Err(self.error(format!(
@@ -556,6 +557,12 @@ impl Arg {
 pub fn print_value(v: &Value) -> String {
     match v {
         Value::Nil => "<no value>".into(),
+        // Printed through an addressable field, KubeVersion's pointer-receiver String() applies.
+        Value::Struct(s) if s.type_name == "chartutil.KubeVersion" => s
+            .fields
+            .get("Version")
+            .map(|v| v.to_v())
+            .unwrap_or_default(),
         other => other.to_v(),
     }
 }

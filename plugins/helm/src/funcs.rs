@@ -253,7 +253,9 @@ pub const FUNCS: &[&str] = &[
 
 /// Whether `name` is a known function.
 pub fn is_func(name: &str) -> bool {
-    FUNCS.contains(&name)
+    use std::sync::OnceLock;
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| FUNCS.iter().copied().collect()).contains(name)
 }
 
 /// Standard base64.

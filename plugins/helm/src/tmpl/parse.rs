@@ -127,6 +127,8 @@ struct Lexer<'a> {
     pos: usize,
     line: usize,
     toks: Vec<(Tok, Pos, usize)>,
+    /// Byte offsets where lines start, for O(log n) positions.
+    line_starts: Vec<usize>,
 }
 
 fn is_space(c: u8) -> bool {
@@ -135,10 +137,8 @@ fn is_space(c: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     fn pos_of(&self, off: usize) -> Pos {
-        let before = &self.src[..off];
-        let line = before.matches('\n').count() + 1;
-        let col = off - before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        Pos { line, col }
+        let idx = self.line_starts.partition_point(|&s| s <= off).saturating_sub(1);
+        Pos { line: idx + 1, col: off - self.line_starts[idx] }
     }
 
     fn err(&self, msg: impl Into<String>) -> ParseError {
@@ -184,7 +184,7 @@ impl<'a> Lexer<'a> {
             if !has_action {
                 break;
             }
-            self.line = self.src[..text_end].matches('\n').count() + 1;
+            self.line = self.pos_of(text_end).line;
             let mut p = text_end + 2;
             if left_trim {
                 p += 2;
@@ -871,11 +871,14 @@ fn tok_desc(t: &Tok) -> String {
 
 /// Parses template text; `is_func` says which identifiers are functions.
 pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
+    let mut line_starts = vec![0];
+    line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
     let lx = Lexer {
         src,
         pos: 0,
         line: 1,
         toks: Vec::new(),
+        line_starts,
     };
     let toks = lx.run()?;
     let mut p = Parser {

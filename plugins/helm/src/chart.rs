@@ -245,7 +245,7 @@ pub fn filepath_match_regex(p: &str) -> Option<regex::Regex> {
         i += 1;
     }
     re.push('$');
-    regex::Regex::new(&re).ok()
+    crate::funcs::cached_regex(&re).ok()
 }
 
 fn ignored(rules: &[IgnoreRule], path: &str, is_dir: bool) -> bool {

@@ -168,5 +168,5 @@ pub fn glob_regex(p: &str) -> Option<regex::Regex> {
         i += 1;
     }
     re.push('$');
-    regex::Regex::new(&re).ok()
+    crate::funcs::cached_regex(&re).ok()
 }

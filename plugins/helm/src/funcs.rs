@@ -255,7 +255,8 @@ pub const FUNCS: &[&str] = &[
 pub fn is_func(name: &str) -> bool {
     use std::sync::OnceLock;
     static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| FUNCS.iter().copied().collect()).contains(name)
+    SET.get_or_init(|| FUNCS.iter().copied().collect())
+        .contains(name)
 }
 
 /// Standard base64.
@@ -514,7 +515,26 @@ fn go_lt(ex: &Exec, name: &str, a: &Value, b: &Value) -> R<bool> {
 }
 
 fn regex(ex: &Exec, name: &str, pat: &str) -> R<regex::Regex> {
-    regex::Regex::new(pat).map_err(|e| fail(ex, name, format!("error parsing regexp: {e}")))
+    cached_regex(pat).map_err(|e| fail(ex, name, format!("error parsing regexp: {e}")))
+}
+
+/// Compiles a regex once per thread (charts call the same regex functions in loops).
+pub fn cached_regex(pat: &str) -> Result<regex::Regex, regex::Error> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> = Default::default();
+    }
+    CACHE.with(|c| {
+        if let Some(r) = c.borrow().get(pat) {
+            return Ok(r.clone());
+        }
+        let r = regex::Regex::new(pat)?;
+        let mut c = c.borrow_mut();
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.insert(pat.to_string(), r.clone());
+        Ok(r)
+    })
 }
 
 fn rand_bytes(n: usize) -> Vec<u8> {

@@ -6,7 +6,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "renderer" });
 
 use exports::gyre::plugin::render::{Guest, RenderOutput, RenderRequest};
-use gyre::plugin::types::{InputError, PluginError};
+use gyre::plugin::types::{InputError, Location, PluginError};
 
 struct Component;
 
@@ -74,10 +74,21 @@ impl Guest for Component {
                 message: m,
                 location: None,
             })),
-            Err(e) => Err(PluginError::InvalidInput(InputError {
-                message: e.to_string(),
-                location: None,
-            })),
+            Err(e) => {
+                let location = e.location().map(|(file, line)| Location {
+                    file: Some(if req.path == "." {
+                        file
+                    } else {
+                        format!("{}/{file}", req.path)
+                    }),
+                    field: None,
+                    line: (line > 0).then_some(line),
+                });
+                Err(PluginError::InvalidInput(InputError {
+                    message: e.to_string(),
+                    location,
+                }))
+            }
         }
     }
 }

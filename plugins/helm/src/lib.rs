@@ -2,6 +2,7 @@
 //! model) in plain Rust, exported as a `renderer` WebAssembly component.
 
 pub mod chart;
+pub mod cli;
 pub mod dates;
 pub mod files;
 pub mod funcs;
@@ -34,6 +35,24 @@ pub enum Error {
     /// Template parsing or execution failed.
     #[error("{0}")]
     Render(String),
+}
+
+impl Error {
+    /// The template file (relative to the chart directory) and line an error points at, when the
+    /// message names one (`template: chart/templates/x.yaml:12:3: ...`).
+    pub fn location(&self) -> Option<(String, u32)> {
+        let msg = self.to_string();
+        let re = funcs::cached_regex(r"(?:template: |execution error at \(|parse error at \(|YAML parse error on )([^:()\s]+?)(?::(\d+))?[:)]").ok()?;
+        let c = re.captures(&msg)?;
+        let full = c.get(1)?.as_str();
+        let rel = full
+            .split_once('/')
+            .map(|(_, r)| r)
+            .unwrap_or(full)
+            .to_string();
+        let line = c.get(2).and_then(|l| l.as_str().parse().ok()).unwrap_or(0);
+        Some((rel, line))
+    }
 }
 
 /// Result alias.
@@ -94,11 +113,32 @@ fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<R
     let out = render::render(c, opts.values.clone(), opts)?;
     let text = render::to_text(&out, opts)?;
     let mut objects = Vec::new();
-    for doc in render::split_manifests(&text) {
-        if let Ok(v) = yaml::parse(&doc, false)
-            && let Value::Map(_) = v
-        {
-            objects.push(serde_json::to_string(&json::to_serde(&v)).unwrap_or_default());
+    let mut push = |v: &Value| {
+        if let Value::Map(_) = v {
+            objects.push(serde_json::to_string(&json::to_serde(v)).unwrap_or_default());
+        }
+    };
+    if opts.show_only.is_empty() {
+        for (_, c) in &out.crds {
+            for doc in render::split_manifests(c) {
+                if let Ok(v) = yaml::parse(&doc, false) {
+                    push(&v);
+                }
+            }
+        }
+        for m in &out.manifests {
+            push(&m.data);
+        }
+        if !opts.no_hooks {
+            for h in out.hooks.iter().filter(|h| !(opts.skip_tests && h.test)) {
+                push(&h.data);
+            }
+        }
+    } else {
+        for doc in render::split_manifests(&text) {
+            if let Ok(v) = yaml::parse(&doc, false) {
+                push(&v);
+            }
         }
     }
     Ok(Rendered {

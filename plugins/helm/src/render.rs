@@ -100,7 +100,22 @@ fn deep(m: &Map) -> Map {
 
 /// coalesceTablesFullKey: `dst` has priority over `src`.
 fn coalesce_tables(dst: &mut Map, src: &Map, merge: bool) {
+    // A null in dst (the higher-priority side) deletes the key when coalescing.
+    let mut deleted: Vec<String> = Vec::new();
+    if !merge {
+        deleted = dst
+            .iter()
+            .filter(|(_, v)| v.is_nil())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &deleted {
+            dst.remove(k);
+        }
+    }
     for (k, sv) in src.iter() {
+        if deleted.contains(k) {
+            continue;
+        }
         match dst.get_mut(k) {
             Some(Value::Nil) if !merge => {
                 dst.remove(k);
@@ -596,6 +611,8 @@ pub struct Manifest {
     pub hook: bool,
     /// Whether it is a test hook.
     pub test: bool,
+    /// The parsed document.
+    pub data: Value,
 }
 
 /// The result of rendering.
@@ -897,6 +914,7 @@ pub fn render(mut chart: Chart, user_vals: Map, opts: &TemplateOptions) -> Resul
                     h.split(',')
                         .any(|x| x.trim() == "test" || x.trim() == "test-success")
                 }),
+                data: head,
             };
             if m.hook {
                 let known = m_hook_known(&hook);
@@ -942,7 +960,7 @@ fn m_hook_known(h: &Option<String>) -> bool {
 
 /// Helm's SplitManifests.
 pub fn split_manifests(s: &str) -> Vec<String> {
-    let re = regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("valid regex");
+    let re = crate::funcs::cached_regex(r"(?:^|\s*\n)---\s*").expect("valid regex");
     re.split(s.trim())
         .filter(|d| !d.is_empty())
         .map(|d| d.trim().to_string())

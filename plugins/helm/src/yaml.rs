@@ -600,17 +600,76 @@ fn emit_string(s: &str, ind: usize, out: &mut String, is_key: bool) {
         emit_literal(s, ind, out);
         return;
     }
+    let breaks = !is_key;
     if !multiline && resolves_to_str && block_plain {
-        out.push_str(s);
+        write_folded(s, ind, out, breaks, Quote::Plain);
         return;
     }
     if resolves_to_str && single_allowed && !multiline {
         out.push('\'');
-        out.push_str(&s.replace('\'', "''"));
+        write_folded(&s.replace('\'', "''"), ind, out, breaks, Quote::Single);
         out.push('\'');
         return;
     }
-    emit_double(s, out);
+    if breaks {
+        let mut tmp = String::new();
+        emit_double(s, &mut tmp);
+        write_folded(&tmp, ind, out, true, Quote::Double);
+    } else {
+        emit_double(s, out);
+    }
+}
+
+#[derive(PartialEq, Clone, Copy)]
+enum Quote {
+    Plain,
+    Single,
+    Double,
+}
+
+/// Best line width of go-yaml v2's emitter.
+const BEST_WIDTH: usize = 80;
+
+/// Writes scalar text, folding at spaces past column 80 as libyaml does.
+fn write_folded(s: &str, ind: usize, out: &mut String, allow_breaks: bool, q: Quote) {
+    let mut column = out
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0);
+    let cs: Vec<char> = s.chars().collect();
+    let mut spaces = false;
+    // For double-quoted text `s` already holds the quotes and escapes.
+    for (i, &c) in cs.iter().enumerate() {
+        if c == ' ' {
+            let next_space = cs.get(i + 1) == Some(&' ');
+            let inner = match q {
+                Quote::Plain => true,
+                Quote::Single => i != 0 && i != cs.len() - 1,
+                Quote::Double => i != 1 && i != cs.len() - 2,
+            };
+            let ok_next = q == Quote::Double || !next_space;
+            if allow_breaks && !spaces && column > BEST_WIDTH && inner && ok_next {
+                out.push('\n');
+                for _ in 0..ind {
+                    out.push(' ');
+                }
+                column = ind;
+                if q == Quote::Double && next_space {
+                    out.push('\\');
+                    column += 1;
+                }
+            } else {
+                out.push(c);
+                column += 1;
+            }
+            spaces = true;
+        } else {
+            out.push(c);
+            column += 1;
+            spaces = false;
+        }
+    }
 }
 
 fn is_base60(s: &str) -> bool {

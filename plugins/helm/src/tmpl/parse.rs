@@ -137,8 +137,14 @@ fn is_space(c: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     fn pos_of(&self, off: usize) -> Pos {
-        let idx = self.line_starts.partition_point(|&s| s <= off).saturating_sub(1);
-        Pos { line: idx + 1, col: off - self.line_starts[idx] }
+        let idx = self
+            .line_starts
+            .partition_point(|&s| s <= off)
+            .saturating_sub(1);
+        Pos {
+            line: idx + 1,
+            col: off - self.line_starts[idx],
+        }
     }
 
     fn err(&self, msg: impl Into<String>) -> ParseError {
@@ -540,7 +546,12 @@ impl Parser<'_> {
         self.toks[self.i].1
     }
     fn next(&mut self) -> Tok {
-        let t = self.toks[self.i].0.clone();
+        // Tokens are consumed once; take them instead of cloning (peek never looks back).
+        let t = if self.i < self.toks.len() - 1 {
+            std::mem::replace(&mut self.toks[self.i].0, Tok::Eof)
+        } else {
+            self.toks[self.i].0.clone()
+        };
         if self.i < self.toks.len() - 1 {
             self.i += 1;
         }
@@ -732,7 +743,10 @@ impl Parser<'_> {
                             return Err(self.err("expected variable after comma"));
                         }
                     }
-                    _ => self.i = save,
+                    _ => {
+                        self.i = save;
+                        self.toks[save].0 = Tok::Var(v);
+                    }
                 }
             }
         }

@@ -64,6 +64,8 @@ pub struct Exec<'a> {
     steps: u64,
     cur_pos: Pos,
     cur_cmd: Rc<str>,
+    /// The field chain being evaluated, if any (rendered into errors only when needed).
+    cur_field: Option<(Rc<str>, Rc<[String]>)>,
 }
 
 type R<T> = Result<T, ExecError>;
@@ -83,6 +85,7 @@ impl<'a> Exec<'a> {
             steps: 0,
             cur_pos: Pos::default(),
             cur_cmd: Rc::from(""),
+            cur_field: None,
         }
     }
 
@@ -91,7 +94,22 @@ impl<'a> Exec<'a> {
         ExecError {
             msg: format!(
                 "template: {}:{}:{}: executing \"{}\" at <{}>: {}",
-                self.file, self.cur_pos.line, self.cur_pos.col, self.name, self.cur_cmd, msg
+                self.file,
+                self.cur_pos.line,
+                self.cur_pos.col,
+                self.name,
+                match &self.cur_field {
+                    Some((var, path)) => {
+                        let mut t = var.to_string();
+                        for p in path.iter() {
+                            t.push('.');
+                            t.push_str(p);
+                        }
+                        t
+                    }
+                    None => self.cur_cmd.to_string(),
+                },
+                msg
             ),
             user: false,
         }
@@ -121,6 +139,7 @@ impl<'a> Exec<'a> {
         self.file = saved_file;
         self.cur_pos = saved_pos;
         self.cur_cmd = saved_cmd;
+        self.cur_field = None;
         self.depth -= 1;
         r.map(|_| ())
     }
@@ -289,6 +308,7 @@ impl<'a> Exec<'a> {
                     )
                     .as_str(),
                 );
+                self.cur_field = None;
                 self.exec_template(name, d)?;
             }
             Node::Break(_) => return Ok(Flow::Break),
@@ -329,13 +349,14 @@ impl<'a> Exec<'a> {
 
     fn eval_cmd(&mut self, dot: &Value, cmd: &Cmd, fin: Option<Value>) -> R<Value> {
         self.cur_cmd = cmd.text.clone();
+        self.cur_field = None;
         self.cur_pos = cmd.pos;
         let first = &cmd.args[0];
         let rest = &cmd.args[1..];
         match first {
             Arg::Field(path, pos) => {
                 let args = self.eval_args(dot, rest, fin)?;
-                self.at_field(*pos, "", path);
+                self.at_field(*pos, &empty_var(), path);
                 self.field_chain(dot.clone(), path, args)
             }
             Arg::Var(name, path, pos) => {
@@ -356,6 +377,7 @@ impl<'a> Exec<'a> {
                 let v = self.eval_arg(dot, base)?;
                 let args = self.eval_args(dot, rest, fin)?;
                 self.cur_cmd = cmd.text.clone();
+                self.cur_field = None;
                 self.cur_pos = *pos;
                 self.field_chain(v, path, args)
             }
@@ -382,6 +404,7 @@ impl<'a> Exec<'a> {
                 }
                 let args = self.eval_args(dot, rest, fin)?;
                 self.cur_cmd = cmd.text.clone();
+                self.cur_field = None;
                 self.cur_pos = cmd.pos;
                 crate::funcs::call(self, name, args, dot)
             }
@@ -427,10 +450,10 @@ impl<'a> Exec<'a> {
             Arg::Float(f) => Value::Float(*f),
             Arg::Str(s) => Value::Str(s.clone()),
             Arg::Field(path, pos) => {
-                let (sp, sc) = (self.cur_pos, self.cur_cmd.clone());
-                self.at_field(*pos, "", path);
+                let (sp, sf) = (self.cur_pos, self.cur_field.take());
+                self.at_field(*pos, &empty_var(), path);
                 let v = self.field_chain(dot.clone(), path, vec![])?;
-                (self.cur_pos, self.cur_cmd) = (sp, sc);
+                (self.cur_pos, self.cur_field) = (sp, sf);
                 v
             }
             Arg::Var(name, path, pos) => {
@@ -438,10 +461,10 @@ impl<'a> Exec<'a> {
                 if path.is_empty() {
                     v
                 } else {
-                    let (sp, sc) = (self.cur_pos, self.cur_cmd.clone());
+                    let (sp, sf) = (self.cur_pos, self.cur_field.take());
                     self.at_field(*pos, name, path);
                     let v = self.field_chain(v, path, vec![])?;
-                    (self.cur_pos, self.cur_cmd) = (sp, sc);
+                    (self.cur_pos, self.cur_field) = (sp, sf);
                     v
                 }
             }
@@ -458,6 +481,7 @@ impl<'a> Exec<'a> {
                 let saved = self.cur_cmd.clone();
                 let v = self.eval_pipe(dot, p)?;
                 self.cur_cmd = saved;
+                self.cur_field = None;
                 self.vars.truncate(mark);
                 v
             }
@@ -468,14 +492,9 @@ impl<'a> Exec<'a> {
         })
     }
 
-    fn at_field(&mut self, pos: Pos, var: &str, path: &[String]) {
+    fn at_field(&mut self, pos: Pos, var: &Rc<str>, path: &Rc<[String]>) {
         self.cur_pos = pos;
-        let mut t = String::from(var);
-        for p in path {
-            t.push('.');
-            t.push_str(p);
-        }
-        self.cur_cmd = Rc::from(t.as_str());
+        self.cur_field = Some((var.clone(), path.clone()));
     }
 
     fn field_chain(&mut self, mut v: Value, path: &[String], args: Vec<Value>) -> R<Value> {
@@ -551,6 +570,13 @@ impl Arg {
             _ => String::new(),
         }
     }
+}
+
+fn empty_var() -> Rc<str> {
+    thread_local! {
+        static EMPTY: Rc<str> = Rc::from("");
+    }
+    EMPTY.with(|e| e.clone())
 }
 
 /// How an action prints a value.

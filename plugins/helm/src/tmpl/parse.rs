@@ -72,9 +72,9 @@ pub enum Arg {
     /// String constant.
     Str(Rc<str>),
     /// `.A.B` (position as Go reports it: the second element of a chain)
-    Field(Vec<String>, Pos),
+    Field(Rc<[String]>, Pos),
     /// `$x.A.B`
-    Var(String, Vec<String>, Pos),
+    Var(Rc<str>, Rc<[String]>, Pos),
     /// Function name.
     Ident(String),
     /// `(pipeline)`
@@ -821,7 +821,7 @@ impl Parser<'_> {
                     self.next();
                     path.push(f2);
                 }
-                return Ok(Arg::Field(path, pos));
+                return Ok(Arg::Field(Rc::from(path), pos));
             }
             Tok::Var(v) => {
                 if !self.vars.contains(&v) && v != "$" {
@@ -836,7 +836,7 @@ impl Parser<'_> {
                     self.next();
                     path.push(f2);
                 }
-                return Ok(Arg::Var(v, path, pos));
+                return Ok(Arg::Var(Rc::from(v.as_str()), Rc::from(path), pos));
             }
             Tok::Ident(id) => match id.as_str() {
                 "true" => Arg::Bool(true),

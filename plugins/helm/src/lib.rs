@@ -109,8 +109,19 @@ pub fn template(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<Ren
 }
 
 fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<Rendered> {
+    let t0 = std::time::Instant::now();
     let c = chart::load(root, chart)?;
-    let out = render::render(c, opts.values.clone(), opts)?;
+    let t1 = std::time::Instant::now();
+    let mut out = render::render(c, opts.values.clone(), opts)?;
+    if std::env::var_os("GYRE_HELM_TIMING").is_some()
+        || cfg!(target_arch = "wasm32") && opts.namespace == "gyre-helm-timing"
+    {
+        out.warnings.push(format!(
+            "timing: load {:?}, render {:?}",
+            t1 - t0,
+            t1.elapsed()
+        ));
+    }
     let text = render::to_text(&out, opts)?;
     let mut objects = Vec::new();
     let mut push = |v: &Value| {

@@ -26,7 +26,10 @@ struct Host {
 
 impl WasiView for Host {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -55,18 +58,35 @@ fn main() -> Result<()> {
     for chart in &args[2..] {
         let p = std::path::Path::new(chart);
         let parent = p.parent().context("chart parent")?;
-        let name = p.file_name().context("chart name")?.to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .context("chart name")?
+            .to_string_lossy()
+            .into_owned();
         let req = RenderRequest {
             path: name,
-            config: r#"{"releaseName":"bench","namespace":"default","kubeVersion":"1.31.0"}"#.into(),
+            config: std::env::var("GYRE_HELM_CONFIG").unwrap_or_else(|_| {
+                r#"{"releaseName":"bench","namespace":"default","kubeVersion":"1.31.0"}"#.into()
+            }),
         };
         let run = || -> Result<usize> {
             let mut b = WasiCtxBuilder::new();
             b.preopened_dir(parent, "/src", FsPerms::ReadOnly)?;
-            let mut store = Store::new(&engine, Host { wasi: b.build(), table: ResourceTable::new() });
+            let mut store = Store::new(
+                &engine,
+                Host {
+                    wasi: b.build(),
+                    table: ResourceTable::new(),
+                },
+            );
             let r = pre.instantiate(&mut store)?;
             match r.gyre_plugin_render().call_render(&mut store, &req)? {
-                Ok(out) => Ok(out.objects.len()),
+                Ok(out) => {
+                    for w in &out.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    Ok(out.objects.len())
+                }
                 Err(e) => Err(anyhow!("plugin error: {e:?}")),
             }
         };
@@ -79,7 +99,10 @@ fn main() -> Result<()> {
         for _ in 0..n {
             let _ = run();
         }
-        println!("{chart}: {:.2} ms/render warm in wasm ({first:?} objects)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+        println!(
+            "{chart}: {:.2} ms/render warm in wasm ({first:?} objects)",
+            t.elapsed().as_secs_f64() * 1000.0 / n as f64
+        );
     }
     Ok(())
 }

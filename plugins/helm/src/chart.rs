@@ -170,7 +170,8 @@ fn read_fast(p: &Path) -> Option<Vec<u8>> {
                 let (chunk, eof) = f.read(want, out.len() as u64).ok()?;
                 let done = eof || chunk.is_empty();
                 out.extend_from_slice(&chunk);
-                if done || out.len() as u64 > size {
+                // The artifact tree is read-only: stop at the stat size without an EOF probe.
+                if done || out.len() as u64 >= size {
                     break;
                 }
             }

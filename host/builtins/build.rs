@@ -18,6 +18,12 @@ const BUILTINS: &[(&str, &str, &str, &str)] = &[
         "kustomize v5 builds (kustomization.yaml), as Flux's kustomize-controller runs them",
     ),
     (
+        "gyre-helm",
+        "helm",
+        "renderer",
+        "Helm 3 charts (helm template), as Flux's helm-controller renders them",
+    ),
+    (
         "gyre-metadata",
         "metadata",
         "transform",
@@ -47,6 +53,7 @@ fn main() {
     let watch: Vec<String> = [
         "plugins/manifests",
         "plugins/kustomize",
+        "plugins/helm",
         "plugins/metadata",
         "plugins/image-policy",
         "plugins/webhook",

@@ -10,6 +10,8 @@ use gyre_plugin::{Limits, World};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod helm;
+
 /// Gyre: GitOps for Kubernetes that speaks the Flux v2 APIs, with every
 /// configuration transform running as a sandboxed WebAssembly plugin.
 #[derive(Debug, Parser)]
@@ -100,6 +102,72 @@ enum BuildCommand {
     /// Build a kustomization directory with kustomize v5 semantics through
     /// the kustomize plugin (like `kustomize build` / `flux build kustomization`).
     Kustomization(KustomizationArgs),
+    /// Render a Helm chart (a directory or a packaged .tgz) like `helm
+    /// template`, through the Helm renderer plugin, and print it as YAML with
+    /// Helm's `# Source:` headers.
+    Helm(HelmArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_override_self = true)]
+struct HelmArgs {
+    /// The chart: a directory holding Chart.yaml, or a packaged .tgz.
+    chart: PathBuf,
+    /// Release name.
+    #[arg(long, default_value = "release-name")]
+    release_name: String,
+    /// Release namespace.
+    #[arg(short, long, default_value = "default")]
+    namespace: String,
+    /// Values file (repeatable, or comma-separated); later files win.
+    #[arg(
+        short = 'f',
+        long = "values",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    values: Vec<PathBuf>,
+    /// Set values (`a.b=1,c[0]=x`), with Helm's type inference.
+    #[arg(long = "set", value_name = "KEY=VAL")]
+    set: Vec<String>,
+    /// Set values as strings.
+    #[arg(long = "set-string", value_name = "KEY=VAL")]
+    set_string: Vec<String>,
+    /// Set values from JSON (`a={"b":1}`).
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    set_json: Vec<String>,
+    /// Set values from files (`key=path`).
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    set_file: Vec<String>,
+    /// Set one value verbatim (no escaping, commas kept).
+    #[arg(long = "set-literal", value_name = "KEY=VAL")]
+    set_literal: Vec<String>,
+    /// Kubernetes version for `.Capabilities` and `kubeVersion` checks.
+    #[arg(long)]
+    kube_version: Option<String>,
+    /// Extra API versions for `.Capabilities.APIVersions` (repeatable, or comma-separated).
+    #[arg(short = 'a', long = "api-versions", value_delimiter = ',')]
+    api_versions: Vec<String>,
+    /// Also print the chart's `crds/`.
+    #[arg(long)]
+    include_crds: bool,
+    /// Leave out test hooks.
+    #[arg(long)]
+    skip_tests: bool,
+    /// Leave out all hooks.
+    #[arg(long)]
+    no_hooks: bool,
+    /// Do not validate values against values.schema.json.
+    #[arg(long)]
+    skip_schema_validation: bool,
+    /// Only print the output of these templates (`templates/service.yaml`).
+    #[arg(short = 's', long = "show-only", value_name = "TEMPLATE")]
+    show_only: Vec<String>,
+    /// Renderer plugin to use instead of the built-in Helm renderer.
+    #[arg(long, default_value = "builtin:helm")]
+    renderer: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +253,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(BuildCommand::Kustomization(args)) => {
             build_kustomization(&cache_dir, args).await?
         }
+        Command::Build(BuildCommand::Helm(args)) => helm::build(&cache_dir, args).await?,
         Command::Plugin(cmd) => plugin(&cache_dir, cmd).await?,
         Command::Version => {
             println!("gyre {}", env!("CARGO_PKG_VERSION"));

@@ -5,6 +5,7 @@ mod demo;
 mod output;
 mod plugins;
 mod progress;
+mod yaml;
 
 use clap::Parser;
 

@@ -32,7 +32,7 @@ pub fn write_yaml(objects: &[Value]) -> anyhow::Result<()> {
         if i > 0 {
             writeln!(out, "---")?;
         }
-        out.write_all(serde_yaml_ng::to_string(obj)?.as_bytes())?;
+        out.write_all(crate::yaml::to_string(obj).as_bytes())?;
     }
     Ok(())
 }

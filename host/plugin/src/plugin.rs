@@ -216,7 +216,12 @@ impl Plugin {
         }
     }
 
-    fn parse_objects(&self, call: &'static str, objects: Vec<String>) -> Result<Vec<Value>> {
+    fn parse_objects(
+        &self,
+        call: &'static str,
+        objects: Vec<String>,
+        check: fn(&Value) -> std::result::Result<(), String>,
+    ) -> Result<Vec<Value>> {
         objects
             .iter()
             .enumerate()
@@ -228,7 +233,7 @@ impl Plugin {
                 };
                 let v: Value =
                     serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
-                check_object(&v).map_err(malformed)?;
+                check(&v).map_err(malformed)?;
                 Ok(v)
             })
             .collect()
@@ -241,6 +246,31 @@ impl Plugin {
     /// for an absolute or `..` path, the plugin's own failure, and every
     /// sandbox failure (trap, limits, malformed output).
     pub fn render(&self, tree: &Path, path: &str, config: &str) -> Result<RenderOutput> {
+        self.render_checked(tree, path, config, check_object)
+    }
+
+    /// As [`Plugin::render`], but only requires each document to be a JSON
+    /// object. `helm template` prints documents without `kind` (values
+    /// dumps, lint fixtures), and local build commands print what it prints;
+    /// never hand this output to apply, which needs real objects.
+    ///
+    /// # Errors
+    /// As [`Plugin::render`].
+    pub fn render_documents(&self, tree: &Path, path: &str, config: &str) -> Result<RenderOutput> {
+        self.render_checked(tree, path, config, |v| {
+            v.as_object()
+                .map(|_| ())
+                .ok_or_else(|| "not a JSON object".into())
+        })
+    }
+
+    fn render_checked(
+        &self,
+        tree: &Path,
+        path: &str,
+        config: &str,
+        check: fn(&Value) -> std::result::Result<(), String>,
+    ) -> Result<RenderOutput> {
         let Indices::Render(idx) = &self.indices else {
             return Err(self.wrong_world(World::Renderer));
         };
@@ -260,11 +290,24 @@ impl Plugin {
             .objects
             .iter()
             .chain(&out.warnings)
+            .chain(&out.origins)
             .map(String::len)
             .sum();
         self.check_size("render", size)?;
+        let origins = match out.origins.len() {
+            0 => vec![String::new(); out.objects.len()],
+            n if n == out.objects.len() => out.origins,
+            n => {
+                return Err(Error::MalformedOutput {
+                    plugin: self.name.to_string(),
+                    call: "render",
+                    reason: format!("{n} origins for {} objects", out.objects.len()),
+                });
+            }
+        };
         Ok(RenderOutput {
-            objects: self.parse_objects("render", out.objects)?,
+            objects: self.parse_objects("render", out.objects, check)?,
+            origins,
             warnings: out.warnings,
         })
     }
@@ -285,7 +328,7 @@ impl Plugin {
         })?;
         let out = out.map_err(|e| self.failed(e))?;
         self.check_size("transform", out.iter().map(String::len).sum())?;
-        self.parse_objects("transform", out)
+        self.parse_objects("transform", out, check_object)
     }
 
     /// Selects the latest of `tags` under `policy` (JSON).

@@ -103,6 +103,10 @@ pub struct RenderOutput {
     /// The objects, each checked to be a JSON object with `kind` and
     /// `metadata.name` (or `generateName`).
     pub objects: Vec<serde_json::Value>,
+    /// For each object, the file it came from (relative to the artifact
+    /// root), or an empty string where the renderer did not say. Always as
+    /// long as `objects`.
+    pub origins: Vec<String>,
     /// Warnings the renderer reported.
     pub warnings: Vec<String>,
 }

@@ -12,9 +12,11 @@ struct Component;
 
 /// Renderer configuration (JSON).
 ///
-/// `{"releaseName": "...", "namespace": "...", "values": {...}, "kubeVersion": "1.31.0",
+/// `{"releaseName": "...", "namespace": "...", "valueSources": [...], "values": {...},
+///   "kubeVersion": "1.31.0",
 ///   "apiVersions": [...], "includeCrds": false, "skipTests": false, "noHooks": false,
-///   "skipSchemaValidation": false, "chart": "optional path of the chart or .tgz below `path`"}`
+///   "skipSchemaValidation": false, "showOnly": ["templates/x.yaml"],
+///   "chart": "optional path of the chart or .tgz below `path`"}`
 fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), PluginError> {
     let j: serde_json::Value = if cfg.trim().is_empty() {
         serde_json::Value::Object(Default::default())
@@ -23,37 +25,45 @@ fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), Plugin
     };
     let s = |k: &str| j.get(k).and_then(|v| v.as_str()).map(String::from);
     let b = |k: &str| j.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-    let values = match j.get("values") {
-        Some(v @ serde_json::Value::Object(_)) => match crate::json::from_serde(v) {
-            crate::value::Value::Map(m) => m.borrow().clone(),
-            _ => Default::default(),
-        },
-        None | Some(serde_json::Value::Null) => Default::default(),
-        Some(_) => {
-            return Err(PluginError::InvalidConfig(
-                "values must be an object".into(),
-            ));
-        }
-    };
-    let opts = crate::TemplateOptions {
-        release_name: s("releaseName").unwrap_or_else(|| "release-name".into()),
-        namespace: s("namespace").unwrap_or_else(|| "default".into()),
-        values,
-        kube_version: s("kubeVersion"),
-        api_versions: j
-            .get("apiVersions")
+    let strings = |k: &str| -> Vec<String> {
+        j.get(k)
             .and_then(|v| v.as_array())
             .map(|a| {
                 a.iter()
                     .filter_map(|x| x.as_str().map(String::from))
                     .collect()
             })
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    };
+    // Layers first (files and --set flags, or Flux's valuesFrom), then `values`
+    // over them, as Flux merges spec.values last.
+    let mut values =
+        crate::values_from_sources(j.get("valueSources").unwrap_or(&serde_json::Value::Null))
+            .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+    match j.get("values") {
+        Some(v @ serde_json::Value::Object(_)) => {
+            if let crate::value::Value::Map(m) = crate::json::from_serde(v) {
+                crate::strvals::merge_maps(&mut values, &m.borrow());
+            }
+        }
+        None | Some(serde_json::Value::Null) => {}
+        Some(_) => {
+            return Err(PluginError::InvalidConfig(
+                "values must be an object".into(),
+            ));
+        }
+    }
+    let opts = crate::TemplateOptions {
+        release_name: s("releaseName").unwrap_or_else(|| "release-name".into()),
+        namespace: s("namespace").unwrap_or_else(|| "default".into()),
+        values,
+        kube_version: s("kubeVersion"),
+        api_versions: strings("apiVersions"),
         include_crds: b("includeCrds"),
         skip_tests: b("skipTests"),
         no_hooks: b("noHooks"),
         skip_schema_validation: b("skipSchemaValidation"),
-        show_only: vec![],
+        show_only: strings("showOnly"),
     };
     Ok((opts, s("chart")))
 }
@@ -68,6 +78,7 @@ impl Guest for Component {
         match crate::template(std::path::Path::new("/src"), &rel, &opts) {
             Ok(r) => Ok(RenderOutput {
                 objects: r.objects,
+                origins: r.origins,
                 warnings: r.warnings,
             }),
             Err(crate::Error::NotFound(m)) => Err(PluginError::NotFound(InputError {

@@ -87,6 +87,8 @@ pub struct TemplateOptions {
 pub struct Rendered {
     /// The rendered objects, as JSON text, in Helm's order (CRDs first when requested).
     pub objects: Vec<String>,
+    /// For each object, the template it came from (`chart/templates/x.yaml`).
+    pub origins: Vec<String>,
     /// `helm template`'s text output.
     pub text: String,
     /// Warnings.
@@ -113,36 +115,46 @@ fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<R
     let out = render::render(c, opts.values.clone(), opts)?;
     let text = render::to_text(&out, opts)?;
     let mut objects = Vec::new();
-    let mut push = |v: &Value| {
+    let mut origins = Vec::new();
+    let mut push = |v: &Value, origin: &str| {
         if let Value::Map(_) = v {
             objects.push(serde_json::to_string(&json::to_serde(v)).unwrap_or_default());
+            origins.push(origin.to_string());
         }
     };
     if opts.show_only.is_empty() {
-        for (_, c) in &out.crds {
+        for (path, c) in &out.crds {
             for doc in render::split_manifests(c) {
                 if let Ok(v) = yaml::parse(&doc, false) {
-                    push(&v);
+                    push(&v, path);
                 }
             }
         }
         for m in &out.manifests {
-            push(&m.data);
+            push(&m.data, &m.path);
         }
         if !opts.no_hooks {
             for h in out.hooks.iter().filter(|h| !(opts.skip_tests && h.test)) {
-                push(&h.data);
+                push(&h.data, &h.path);
             }
         }
     } else {
+        // The filtered text is all there is; each document names its origin
+        // in its `# Source:` line, and a document without one continues the
+        // file before it (as Helm's own splitter treats it).
+        let mut origin = String::new();
         for doc in render::split_manifests(&text) {
+            if let Some(src) = doc.lines().find_map(|l| l.strip_prefix("# Source: ")) {
+                origin = src.trim().to_string();
+            }
             if let Ok(v) = yaml::parse(&doc, false) {
-                push(&v);
+                push(&v, &origin);
             }
         }
     }
     Ok(Rendered {
         objects,
+        origins,
         text,
         warnings: out.warnings,
     })
@@ -206,6 +218,90 @@ pub fn build_values(
             other => Err(format!("unknown flag {other}")),
         };
         r.map_err(Error::Invalid)?;
+    }
+    Ok(vals)
+}
+
+/// Builds user values from an ordered list of layers, the renderer's `valueSources`
+/// configuration:
+///
+/// `[{"yaml": "<text>", "name": "values.yaml"}, {"json": {...}}, {"set": "a.b=1"},
+///   {"setString": "..."}, {"setJson": "..."}, {"setLiteral": "..."}]`
+///
+/// Each layer is merged over the ones before it, exactly as `-f` files and `--set*`
+/// flags are: YAML and JSON numbers are float64 (Helm decodes values files and Flux's
+/// `spec.values` that way), `set` infers int64/bool/string as `--set` does. Nothing is
+/// read from disk: a host resolves `--set-file` into `setLiteral` first.
+///
+/// # Errors
+/// A malformed layer, naming its position and what is wrong.
+pub fn values_from_sources(sources: &serde_json::Value) -> Result<Map> {
+    let no_files = |p: &str| -> Result<String, String> {
+        Err(format!(
+            "{p}: files cannot be read here; pass their content instead"
+        ))
+    };
+    let list = match sources {
+        serde_json::Value::Null => return Ok(Map::new()),
+        serde_json::Value::Array(l) => l,
+        _ => return Err(Error::Invalid("valueSources must be a list".into())),
+    };
+    let mut vals = Map::new();
+    for (i, layer) in list.iter().enumerate() {
+        let obj = layer.as_object().filter(|o| !o.is_empty()).ok_or_else(|| {
+            Error::Invalid(format!(
+                "valueSources[{i}] must be an object with one kind key"
+            ))
+        })?;
+        let name = obj.get("name").and_then(|n| n.as_str()).unwrap_or("values");
+        let text = |k: &str| {
+            obj.get(k)
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| Error::Invalid(format!("valueSources[{i}].{k} must be a string")))
+        };
+        let set = |kind: strvals::SetKind, k: &str, vals: &mut Map| -> Result<()> {
+            strvals::parse_into(text(k)?, kind, vals, &no_files).map_err(Error::Invalid)
+        };
+        if obj.contains_key("yaml") {
+            let v = yaml::parse(text("yaml")?, true).map_err(|e| {
+                Error::Invalid(format!(
+                    "failed to parse {name}: error converting YAML to JSON: {e}"
+                ))
+            })?;
+            match v {
+                Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),
+                Value::Nil => {}
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "failed to parse {name}: error unmarshaling JSON: cannot unmarshal into map"
+                    )));
+                }
+            }
+        } else if let Some(j) = obj.get("json") {
+            match json::from_serde(j) {
+                Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),
+                Value::Nil => {}
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "valueSources[{i}].json must be an object"
+                    )));
+                }
+            }
+        } else if obj.contains_key("set") {
+            set(strvals::SetKind::Typed, "set", &mut vals)?;
+        } else if obj.contains_key("setString") {
+            set(strvals::SetKind::String, "setString", &mut vals)?;
+        } else if obj.contains_key("setJson") {
+            set(strvals::SetKind::Json, "setJson", &mut vals)?;
+        } else if obj.contains_key("setLiteral") {
+            set(strvals::SetKind::Literal, "setLiteral", &mut vals)?;
+        } else {
+            let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+            return Err(Error::Invalid(format!(
+                "valueSources[{i}] has none of yaml, json, set, setString, setJson, setLiteral (keys: {})",
+                keys.join(", ")
+            )));
+        }
     }
     Ok(vals)
 }

@@ -65,7 +65,11 @@ impl Guest for Component {
             build_with_warnings(std::path::Path::new("/src"), &request.path, &opts)
                 .map_err(to_plugin_error)?;
         let objects = objs.iter().map(|o| o.to_string()).collect();
-        Ok(RenderOutput { objects, warnings })
+        Ok(RenderOutput {
+            objects,
+            origins: Vec::new(),
+            warnings,
+        })
     }
 }
 

@@ -18,6 +18,7 @@ impl Guest for Manifests {
         let objects = render(Path::new(ROOT), &request.path).map_err(to_plugin_error)?;
         Ok(RenderOutput {
             objects: objects.iter().map(|o| o.to_string()).collect(),
+            origins: Vec::new(),
             warnings: Vec::new(),
         })
     }

@@ -12,7 +12,11 @@ use gyre::plugin::types::PluginError;
 struct Hostile;
 
 fn ok(objects: Vec<String>, warnings: Vec<String>) -> Result<RenderOutput, PluginError> {
-    Ok(RenderOutput { objects, warnings })
+    Ok(RenderOutput {
+        objects,
+        origins: Vec::new(),
+        warnings,
+    })
 }
 
 impl Guest for Hostile {

@@ -374,16 +374,6 @@ pub struct IgnoreRule {
     pub target: Option<Selector>,
 }
 
-/// CRD policy of install/upgrade: `Skip`, `Create` or `CreateReplace`.
-fn crds_policy_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let mut schema = <Option<String> as JsonSchema>::json_schema(generator);
-    schema.insert(
-        "enum".into(),
-        serde_json::json!(["Skip", "Create", "CreateReplace"]),
-    );
-    schema
-}
-
 /// Helm install settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -418,7 +408,7 @@ pub struct Install {
     pub skip_crds: Option<bool>,
     /// CRD policy: `Skip`, `Create` (default) or `CreateReplace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crds_policy_schema")]
+    #[schemars(extend("enum" = ["Skip", "Create", "CreateReplace"]))]
     pub crds: Option<String>,
     /// Creates the target namespace if missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -506,7 +496,7 @@ pub struct Upgrade {
     pub cleanup_on_fail: Option<bool>,
     /// CRD policy: `Skip` (default), `Create` or `CreateReplace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crds_policy_schema")]
+    #[schemars(extend("enum" = ["Skip", "Create", "CreateReplace"]))]
     pub crds: Option<String>,
 }
 

@@ -812,6 +812,8 @@ pub struct TestHookStatus {
     pub phase: Option<String>,
 }
 
+crate::meta::impl_flux_status!(HelmReleaseStatus);
+
 #[cfg(test)]
 mod tests {
     use super::*;

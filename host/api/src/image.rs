@@ -500,3 +500,8 @@ pub struct ImageUpdateAutomationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
 }
+crate::meta::impl_flux_status!(
+    ImageRepositoryStatus,
+    ImagePolicyStatus,
+    ImageUpdateAutomationStatus
+);

@@ -543,6 +543,8 @@ impl ResourceRef {
     }
 }
 
+crate::meta::impl_flux_status!(KustomizationStatus);
+
 #[cfg(test)]
 mod tests {
     use super::*;

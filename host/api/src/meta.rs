@@ -300,6 +300,156 @@ pub fn is_ready(conditions: &[Condition]) -> bool {
     is_condition_true(conditions, condition_types::READY)
 }
 
+/// Marks a successful reconciliation the way Flux does: `Ready=True`, and the
+/// `Reconciling` and `Stalled` conditions removed.
+pub fn mark_ready(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    reason: &str,
+    message: impl Into<String>,
+) {
+    remove_condition(conditions, condition_types::RECONCILING);
+    remove_condition(conditions, condition_types::STALLED);
+    set_condition(
+        conditions,
+        Condition::new(condition_types::READY, true, reason, message)
+            .with_observed_generation(generation),
+    );
+}
+
+/// Marks a reconciliation in progress: `Reconciling=True` and `Ready=Unknown`, both with
+/// reason `Progressing`.
+pub fn mark_reconciling(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    message: impl Into<String>,
+) {
+    let message = message.into();
+    remove_condition(conditions, condition_types::STALLED);
+    set_condition(
+        conditions,
+        Condition::new(
+            condition_types::RECONCILING,
+            true,
+            reasons::PROGRESSING,
+            message.clone(),
+        )
+        .with_observed_generation(generation),
+    );
+    set_condition(
+        conditions,
+        Condition::new(
+            condition_types::READY,
+            ConditionStatus::Unknown,
+            reasons::PROGRESSING,
+            message,
+        )
+        .with_observed_generation(generation),
+    );
+}
+
+/// Marks a failure that will be retried: `Ready=False` with `reason`, and
+/// `Reconciling=True` with reason `ProgressingWithRetry`.
+pub fn mark_failed_with_retry(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    reason: &str,
+    message: impl Into<String>,
+) {
+    let message = message.into();
+    remove_condition(conditions, condition_types::STALLED);
+    set_condition(
+        conditions,
+        Condition::new(
+            condition_types::RECONCILING,
+            true,
+            reasons::PROGRESSING_WITH_RETRY,
+            message.clone(),
+        )
+        .with_observed_generation(generation),
+    );
+    set_condition(
+        conditions,
+        Condition::new(condition_types::READY, false, reason, message)
+            .with_observed_generation(generation),
+    );
+}
+
+/// Marks a failure that needs a change to the object: `Stalled=True` and `Ready=False`,
+/// both with `reason`; `Reconciling` removed.
+pub fn mark_stalled(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    reason: &str,
+    message: impl Into<String>,
+) {
+    let message = message.into();
+    remove_condition(conditions, condition_types::RECONCILING);
+    set_condition(
+        conditions,
+        Condition::new(condition_types::STALLED, true, reason, message.clone())
+            .with_observed_generation(generation),
+    );
+    set_condition(
+        conditions,
+        Condition::new(condition_types::READY, false, reason, message)
+            .with_observed_generation(generation),
+    );
+}
+
+/// The value of `reconcile.fluxcd.io/requestedAt`, if the object has one.
+pub fn requested_at(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<&str> {
+    meta.annotations
+        .as_ref()?
+        .get(annotations::RECONCILE_REQUESTED_AT)
+        .map(String::as_str)
+}
+
+/// The status fields every Flux kind with a status has.
+pub trait FluxStatus {
+    /// The conditions.
+    fn conditions(&self) -> &[Condition];
+    /// The conditions, for [`set_condition`] and the `mark_*` helpers.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// Last reconciled generation.
+    fn observed_generation(&self) -> Option<i64>;
+    /// Records the reconciled generation.
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// Last handled `reconcile.fluxcd.io/requestedAt` value.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    /// Records the handled `reconcile.fluxcd.io/requestedAt` value.
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>);
+}
+
+/// Implements [`FluxStatus`] for status structs with the usual field names.
+macro_rules! impl_flux_status {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::meta::FluxStatus for $t {
+            fn conditions(&self) -> &[$crate::meta::Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<$crate::meta::Condition> {
+                &mut self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                self.last_handled_reconcile_at.as_deref()
+            }
+            fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+                self.last_handled_reconcile_at = value;
+            }
+        }
+    )*};
+}
+pub(crate) use impl_flux_status;
+
 /// A reference to an object in the same namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct LocalObjectReference {
@@ -541,6 +691,54 @@ mod tests {
                 "message": "",
             })
         );
+    }
+
+    #[test]
+    fn the_mark_helpers_follow_flux_ready_reconciling_stalled_conventions() {
+        let mut conds = Vec::new();
+        mark_reconciling(&mut conds, Some(2), "Reconciliation in progress");
+        assert_eq!(
+            find_condition(&conds, condition_types::READY)
+                .unwrap()
+                .status,
+            ConditionStatus::Unknown
+        );
+        assert!(is_condition_true(&conds, condition_types::RECONCILING));
+
+        mark_failed_with_retry(
+            &mut conds,
+            Some(2),
+            reasons::BUILD_FAILED,
+            "kustomize build failed",
+        );
+        let ready = find_condition(&conds, condition_types::READY).unwrap();
+        assert_eq!(ready.status, ConditionStatus::False);
+        assert_eq!(ready.reason, reasons::BUILD_FAILED);
+        assert_eq!(
+            find_condition(&conds, condition_types::RECONCILING)
+                .unwrap()
+                .reason,
+            reasons::PROGRESSING_WITH_RETRY
+        );
+
+        mark_stalled(
+            &mut conds,
+            Some(2),
+            reasons::INVALID,
+            "spec.path is absolute",
+        );
+        assert!(is_condition_true(&conds, condition_types::STALLED));
+        assert!(find_condition(&conds, condition_types::RECONCILING).is_none());
+
+        mark_ready(
+            &mut conds,
+            Some(3),
+            reasons::RECONCILIATION_SUCCEEDED,
+            "Applied revision: main@sha1:abc",
+        );
+        assert_eq!(conds.len(), 1);
+        assert!(is_ready(&conds));
+        assert_eq!(conds[0].observed_generation, Some(3));
     }
 
     #[test]

@@ -338,3 +338,4 @@ pub struct ReceiverStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
+crate::meta::impl_flux_status!(ReceiverStatus);

@@ -234,6 +234,8 @@ pub struct PluginStatus {
     pub last_handled_reconcile_at: Option<String>,
 }
 
+crate::meta::impl_flux_status!(PluginStatus);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -784,6 +784,14 @@ pub struct BucketStatus {
     pub last_handled_reconcile_at: Option<String>,
 }
 
+crate::meta::impl_flux_status!(
+    GitRepositoryStatus,
+    OCIRepositoryStatus,
+    HelmRepositoryStatus,
+    HelmChartStatus,
+    BucketStatus
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

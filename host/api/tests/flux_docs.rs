@@ -291,3 +291,33 @@ fn the_round_trip_check_notices_a_field_the_types_do_not_know() {
     });
     assert!(result.is_err());
 }
+
+#[test]
+fn statuses_of_every_kind_are_handled_through_one_trait() {
+    use gyre_api::meta::{FluxStatus, is_ready, mark_ready};
+
+    fn ready_at<S: FluxStatus>(status: &S) -> (bool, Option<i64>) {
+        (is_ready(status.conditions()), status.observed_generation())
+    }
+
+    let docs = documents("flux");
+    let ks: kustomize::Kustomization =
+        serde_json::from_value(doc_named(&docs, "kustomization-full", "Kustomization").clone())
+            .unwrap();
+    assert_eq!(ready_at(ks.status.as_ref().unwrap()), (true, Some(3)));
+    let rcv: notification::Receiver =
+        serde_json::from_value(doc_named(&docs, "notification", "Receiver").clone()).unwrap();
+    assert_eq!(ready_at(rcv.status.as_ref().unwrap()), (true, Some(1)));
+
+    let mut status = source::BucketStatus::default();
+    mark_ready(
+        status.conditions_mut(),
+        Some(4),
+        "Succeeded",
+        "stored artifact",
+    );
+    status.set_observed_generation(Some(4));
+    status.set_last_handled_reconcile_at(Some("now".into()));
+    assert_eq!(ready_at(&status), (true, Some(4)));
+    assert_eq!(status.last_handled_reconcile_at(), Some("now"));
+}

@@ -75,6 +75,25 @@ fn lint(path: &str, node: &Value, problems: &mut Vec<String>) {
     if let Some(ap @ Value::Object(_)) = obj.get("additionalProperties") {
         lint(&format!("{path}{{}}"), ap, problems);
     }
+    // The API server rejects CRDs whose defaults do not validate.
+    if let Some(default) = obj.get("default") {
+        let type_ok = match obj.get("type").and_then(Value::as_str) {
+            Some("string") => default.is_string(),
+            Some("boolean") => default.is_boolean(),
+            Some("integer") => default.is_i64() || default.is_u64(),
+            Some("object") => default.is_object(),
+            Some("array") => default.is_array(),
+            _ => true,
+        };
+        if !type_ok {
+            problems.push(format!("{path}: default {default} has the wrong type"));
+        }
+        if let Some(Value::Array(values)) = obj.get("enum")
+            && !values.contains(default)
+        {
+            problems.push(format!("{path}: default {default} is not in the enum"));
+        }
+    }
     if let (Some(Value::String(t)), Some(Value::Array(values))) = (obj.get("type"), obj.get("enum"))
     {
         for v in values {

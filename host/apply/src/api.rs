@@ -88,7 +88,8 @@ impl Api {
                         .unwrap_or(backoff)
                         .max(backoff)
                         .min(self.opts.max_backoff);
-                    tracing::debug!(attempt, ?wait, error = %e, "retrying request");
+                    // Only the code: a message may quote a value of the object.
+                    tracing::debug!(attempt, ?wait, code = ?e.code(), "retrying request");
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.opts.max_backoff);
                     attempt += 1;

@@ -11,12 +11,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why one API request failed: the API said no, or it did not answer in time.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    /// The client or the API server returned an error.
-    #[error(transparent)]
-    Api(#[from] kube::Error),
+    /// The client or the API server returned an error. Shown as the server's own message
+    /// (`Deployment.apps "web" is invalid: …`), as Flux shows it.
+    #[error("{}", api_message(.0))]
+    Api(#[source] kube::Error),
     /// No answer within the request timeout.
     #[error("no response within {0:?}")]
     Timeout(Duration),
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        e => e.to_string(),
+    }
+}
+
+impl From<kube::Error> for RequestError {
+    fn from(e: kube::Error) -> Self {
+        RequestError::Api(e)
+    }
 }
 
 impl RequestError {
@@ -213,6 +227,11 @@ impl Error {
         while let Some(e) = cur {
             out.push_str(": ");
             out.push_str(&e.to_string());
+            // A request error already shows the server's message; kube's own rendering
+            // of the same status below it would repeat it.
+            if e.downcast_ref::<RequestError>().is_some() {
+                break;
+            }
             cur = e.source();
         }
         out

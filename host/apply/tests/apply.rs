@@ -87,12 +87,20 @@ async fn apply_creates_every_object_labels_it_for_its_owner_and_records_flux_inv
 async fn reapplying_an_unchanged_set_writes_nothing_and_sends_one_list_per_type_and_namespace() {
     let env = Env::start().await;
     let set = mixed_set(&["a", "b"], 12);
+    env.requests.take();
     env.applier
         .apply(set.clone(), &opts())
         .await
         .expect("first apply");
+    // First apply: discovery, one LIST per type and namespace, then a dry-run and an
+    // apply per object.
+    let first = env.requests.take();
+    assert_eq!(Requests::writes(&first).len(), set.len(), "{first:?}");
+    assert_eq!(
+        first.iter().filter(|r| r.contains("dryRun=All")).count(),
+        set.len()
+    );
     let rv_before = env.sim.resource_version();
-    env.requests.take();
     let res = env
         .applier
         .apply(set.clone(), &opts())

@@ -18,15 +18,28 @@
 //!         return Err(failure.into());
 //!     }
 //! };
-//! // `prune` only accepts the result of a successful apply.
-//! let pruned = applier.prune(&applied, &previous, &PruneOptions::for_owner(opts.owner.clone().unwrap())).await?;
+//! // `prune` only accepts the result of a successful apply (spec.prune: true).
+//! let pruned = applier.prune(&applied, &previous, &PruneOptions::default()).await?;
+//! // spec.wait: true — or a healthChecks list built with ObjectRef::from_api_version.
 //! applier.wait(&applied.health_targets(), &WaitOptions::default()).await?;
 //! let _status_inventory = applied.inventory(); // → status.inventory
 //! # let _ = pruned; Ok(()) }
 //! ```
 //!
-//! `gyre diff --path DIR` calls [`Applier::diff`] with the rendered objects and exits 1
-//! when [`DiffResult::has_changes`].
+//! `gyre diff --path DIR` renders the directory, then calls [`Applier::diff`] with the
+//! objects as JSON values (and `DiffOptions { owner: Some(..), .. }` when diffing a named
+//! Kustomization, so its ownership labels are not reported as changes), prints
+//! [`DiffResult::render`] and exits 1 when [`DiffResult::has_changes`].
+//!
+//! `serviceAccountName` and `kubeConfig` are the caller's: build the `kube::Client` with
+//! impersonation or for the remote cluster and give it to [`Applier::new`].
+//!
+//! # Caveats
+//! - `kustomize.toolkit.fluxcd.io/ssa: Merge` applies like any object: Gyre does not yet
+//!   strip `kubectl` / `before-first-apply` field managers or the last-applied annotation
+//!   (Flux's cleanup that `Merge` opts out of).
+//! - Discovery is cached per [`Applier`]; a kind whose CRD is deleted and recreated with
+//!   another scope needs a new `Applier`.
 
 pub mod api;
 pub mod apply;

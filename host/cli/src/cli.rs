@@ -10,6 +10,7 @@ use gyre_plugin::{Limits, World};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod diff;
 mod helm;
 
 /// Gyre: GitOps for Kubernetes that speaks the Flux v2 APIs, with every
@@ -42,6 +43,9 @@ enum Command {
     /// Build configuration locally and print it as YAML (like `flux build`).
     #[command(subcommand)]
     Build(BuildCommand),
+    /// Show what applying a local directory would change in the cluster
+    /// (server-side dry run; exit code 1 when there are changes).
+    Diff(DiffCommand),
     /// Push, pull, inspect and list plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -93,6 +97,53 @@ struct RenderArgs {
     /// Configuration (JSON) of the transform at the same position.
     #[arg(long = "transform-config", value_name = "JSON")]
     transform_configs: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// `gyre diff --path DIR`, or `gyre diff kustomization NAME --path DIR`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DiffCommand {
+    #[command(subcommand)]
+    kustomization: Option<DiffKustomization>,
+    #[command(flatten)]
+    args: DiffArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum DiffKustomization {
+    /// Diff a directory as the named Kustomization would apply it (its spec's
+    /// targetNamespace, patches, images... and its ownership labels).
+    Kustomization {
+        /// The Kustomization's name.
+        name: String,
+        /// The Kustomization's namespace.
+        #[arg(short, long, default_value = "flux-system")]
+        namespace: String,
+        #[command(flatten)]
+        args: DiffArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The directory to build and compare.
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// Root of the tree the renderer may read (default: the enclosing Git
+    /// work tree, else the current directory if it holds the path).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    context: Option<String>,
+    /// Renderer plugin.
+    #[arg(long, default_value = "builtin:kustomize")]
+    renderer: String,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -254,6 +305,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             build_kustomization(&cache_dir, args).await?
         }
         Command::Build(BuildCommand::Helm(args)) => helm::build(&cache_dir, args).await?,
+        Command::Diff(cmd) => return diff::run(&cache_dir, cmd).await,
         Command::Plugin(cmd) => plugin(&cache_dir, cmd).await?,
         Command::Version => {
             println!("gyre {}", env!("CARGO_PKG_VERSION"));

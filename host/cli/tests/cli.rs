@@ -84,3 +84,107 @@ fn build_kustomization_applies_an_overlay_and_errors_name_the_file() {
         "{stderr}"
     );
 }
+
+/// Runs `gyre` off the async runtime (kube-sim serves on it meanwhile).
+async fn run_gyre(cache: &std::path::Path, args: Vec<String>) -> std::process::Output {
+    let cache = cache.to_path_buf();
+    tokio::task::spawn_blocking(move || gyre(&cache).args(&args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_shows_created_configured_and_nothing_after_apply_with_secrets_masked() {
+    let sim = kube_sim::KubeSim::start(kube_sim::Options::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let cm = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: default\ndata:\n  color: {v}\n"
+        )
+    };
+    std::fs::write(app.join("cm.yaml"), cm("blue")).unwrap();
+    std::fs::write(
+        app.join("secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\nstringData:\n  password: hunter2-s3cret\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let args = vec![
+        "diff".to_string(),
+        "--path".into(),
+        app.display().to_string(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+    ];
+
+    let out = run_gyre(cache.path(), args.clone()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("► ConfigMap/default/web created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("► Secret/default/creds created"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "secret value leaked: {stdout}");
+
+    // Apply both as the engine would, then the diff is empty.
+    let client = kube::Client::try_from(sim.client_config().await.unwrap()).unwrap();
+    let objects: Vec<serde_json::Value> = vec![
+        serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"default"},"data":{"color":"blue"}}),
+        serde_json::json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds","namespace":"default"},"stringData":{"password":"hunter2-s3cret"}}),
+    ];
+    gyre_apply::Applier::new(client)
+        .apply(objects, &gyre_apply::ApplyOptions::default())
+        .await
+        .map_err(|f| f.chain())
+        .unwrap();
+    let out = run_gyre(cache.path(), args.clone()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.trim().is_empty(), "{stdout}");
+
+    // A change in Git is a configured object with a unified diff.
+    std::fs::write(app.join("cm.yaml"), cm("green")).unwrap();
+    let out = run_gyre(cache.path(), args.clone()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("► ConfigMap/default/web configured"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-  color: blue") && stdout.contains("+  color: green"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Secret/default/creds"), "{stdout}");
+
+    // Naming a Kustomization that does not exist is a clear error.
+    let mut ks_args = vec!["diff".to_string(), "kustomization".into(), "nope".into()];
+    ks_args.extend(args[1..].iter().cloned());
+    let out = run_gyre(cache.path(), ks_args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Kustomization flux-system/nope"),
+        "{stderr}"
+    );
+}

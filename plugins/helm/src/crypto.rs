@@ -46,7 +46,11 @@ pub(crate) fn call(ex: &Exec, name: &str, a: &[Value]) -> R<Value> {
             arity(ex, name, a, if name == "genCA" { 2 } else { 3 })?;
             let cn = str_arg(ex, a, 0)?;
             let days = int_arg(ex, a, 1)?;
-            let key = if name == "genCAWithKey" { Some(str_arg(ex, a, 2)?) } else { None };
+            let key = if name == "genCAWithKey" {
+                Some(str_arg(ex, a, 2)?)
+            } else {
+                None
+            };
             cert_value(gen_ca(&cn, days, key.as_deref()).map_err(failed)?)
         }
         "genSelfSignedCert" | "genSelfSignedCertWithKey" => {
@@ -55,7 +59,11 @@ pub(crate) fn call(ex: &Exec, name: &str, a: &[Value]) -> R<Value> {
             let ips = list_arg(ex, a, 1)?;
             let dns = list_arg(ex, a, 2)?;
             let days = int_arg(ex, a, 3)?;
-            let key = if name == "genSelfSignedCertWithKey" { Some(str_arg(ex, a, 4)?) } else { None };
+            let key = if name == "genSelfSignedCertWithKey" {
+                Some(str_arg(ex, a, 4)?)
+            } else {
+                None
+            };
             cert_value(gen_self_signed(&cn, &ips, &dns, days, key.as_deref()).map_err(failed)?)
         }
         "genSignedCert" | "genSignedCertWithKey" => {
@@ -65,7 +73,11 @@ pub(crate) fn call(ex: &Exec, name: &str, a: &[Value]) -> R<Value> {
             let dns = list_arg(ex, a, 2)?;
             let days = int_arg(ex, a, 3)?;
             let ca = cert_arg(ex, a, 4)?;
-            let key = if name == "genSignedCertWithKey" { Some(str_arg(ex, a, 5)?) } else { None };
+            let key = if name == "genSignedCertWithKey" {
+                Some(str_arg(ex, a, 5)?)
+            } else {
+                None
+            };
             cert_value(gen_signed(&cn, &ips, &dns, days, &ca, key.as_deref()).map_err(failed)?)
         }
         "encryptAES" => {
@@ -96,7 +108,10 @@ pub(crate) fn call(ex: &Exec, name: &str, a: &[Value]) -> R<Value> {
 
 fn arity(ex: &Exec, name: &str, a: &[Value], n: usize) -> R<()> {
     if a.len() != n {
-        return Err(ex.error(format!("wrong number of args for {name}: want {n} got {}", a.len())));
+        return Err(ex.error(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            a.len()
+        )));
     }
     Ok(())
 }
@@ -104,7 +119,10 @@ fn arity(ex: &Exec, name: &str, a: &[Value], n: usize) -> R<()> {
 fn wrong_type(ex: &Exec, want: &str, got: &Value) -> ExecError {
     match got {
         Value::Nil => ex.error(format!("invalid value; expected {want}")),
-        v => ex.error(format!("wrong type for value; expected {want}; got {}", v.type_name())),
+        v => ex.error(format!(
+            "wrong type for value; expected {want}; got {}",
+            v.type_name()
+        )),
     }
 }
 
@@ -145,7 +163,13 @@ fn list_arg(ex: &Exec, a: &[Value], i: usize) -> R<Vec<Value>> {
 fn cert_arg(ex: &Exec, a: &[Value], i: usize) -> R<(String, String)> {
     match &a[i] {
         Value::Struct(s) if s.type_name == CERT_TYPE => {
-            let field = |f: &str| s.fields.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+            let field = |f: &str| {
+                s.fields
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             Ok((field("Cert"), field("Key")))
         }
         v => Err(wrong_type(ex, CERT_TYPE, v)),
@@ -251,7 +275,22 @@ fn ec_point(k: &p256::SecretKey) -> Vec<u8> {
 }
 
 fn gen_rsa(bits: usize) -> Result<Key, String> {
-    rsa::RsaPrivateKey::new(&mut SysRng, bits)
+    use num_bigint_dig::ModInverse as _;
+    use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+    let k = rsa::RsaPrivateKey::new(&mut SysRng, bits).map_err(|e| e.to_string())?;
+    // Go 1.23 takes d = e⁻¹ mod (p-1)(q-1), RustCrypto mod λ(n): the same key, but the
+    // PKCS#1 encoding should carry Go's d.
+    let one = rsa::BigUint::from(1u8);
+    let phi = k
+        .primes()
+        .iter()
+        .fold(one.clone(), |acc, p| acc * (p - &one));
+    let d = k
+        .e()
+        .mod_inverse(&phi)
+        .and_then(|d| d.to_biguint())
+        .ok_or("e has no inverse")?;
+    rsa::RsaPrivateKey::from_components(k.n().clone(), k.e().clone(), d, k.primes().to_vec())
         .map(|k| Key::Rsa(Box::new(k)))
         .map_err(|e| e.to_string())
 }
@@ -275,7 +314,9 @@ fn gen_private_key(typ: &str) -> String {
         "" | "rsa" => gen_rsa(4096),
         "dsa" => Ok(gen_dsa()),
         "ecdsa" => Ok(Key::EcP256(p256::SecretKey::random(&mut SysRng))),
-        "ed25519" => Ok(Key::Ed25519(ed25519_dalek::SigningKey::from_bytes(&random::<32>()))),
+        "ed25519" => Ok(Key::Ed25519(ed25519_dalek::SigningKey::from_bytes(
+            &random::<32>(),
+        ))),
         _ => return format!("Unknown type {typ}"),
     };
     match key.and_then(|k| key_pem(&k)) {
@@ -288,7 +329,10 @@ fn gen_private_key(typ: &str) -> String {
 /// (v1, no public key, as Go writes it) for Ed25519.
 fn key_pem(key: &Key) -> Result<String, String> {
     Ok(match key {
-        Key::Rsa(k) => pem_encode("RSA PRIVATE KEY", k.to_pkcs1_der().map_err(|e| e.to_string())?.as_bytes()),
+        Key::Rsa(k) => pem_encode(
+            "RSA PRIVATE KEY",
+            k.to_pkcs1_der().map_err(|e| e.to_string())?.as_bytes(),
+        ),
         Key::EcP256(k) => {
             // x509.MarshalECPrivateKey: version 1, the scalar, the named curve, the point
             // (RustCrypto's own encoder leaves the curve out, which Go cannot read back).
@@ -312,7 +356,11 @@ fn key_pem(key: &Key) -> Result<String, String> {
             pem_encode("DSA PRIVATE KEY", &seq(&body))
         }
         Key::Ed25519(k) => {
-            let der = seq(&[int(&[0]), seq(&[oid(&OID_ED25519)]), tlv(0x04, &tlv(0x04, &k.to_bytes()))]);
+            let der = seq(&[
+                int(&[0]),
+                seq(&[oid(&OID_ED25519)]),
+                tlv(0x04, &tlv(0x04, &k.to_bytes())),
+            ]);
             pem_encode("PRIVATE KEY", &der)
         }
     })
@@ -355,9 +403,15 @@ fn curve_name(o: &Oid) -> Option<&'static str> {
 
 /// A SEC 1 `ECPrivateKey`; `outer` is the curve named by a PKCS#8 wrapper.
 fn parse_sec1(der: &[u8], outer: Option<Oid>) -> Result<Key, String> {
-    let mut r = DerReader::new(der).seq().ok_or("x509: failed to parse EC private key: malformed")?;
-    let _version = r.next().ok_or("x509: failed to parse EC private key: malformed")?;
-    let _key = r.next().ok_or("x509: failed to parse EC private key: malformed")?;
+    let mut r = DerReader::new(der)
+        .seq()
+        .ok_or("x509: failed to parse EC private key: malformed")?;
+    let _version = r
+        .next()
+        .ok_or("x509: failed to parse EC private key: malformed")?;
+    let _key = r
+        .next()
+        .ok_or("x509: failed to parse EC private key: malformed")?;
     let mut curve = outer;
     while let Some((tag, content)) = r.next() {
         if tag == 0xa0 {
@@ -372,7 +426,9 @@ fn parse_sec1(der: &[u8], outer: Option<Oid>) -> Result<Key, String> {
             .map(Key::EcP256)
             .map_err(|e| format!("x509: failed to parse EC private key: {e}")),
         Some(c) => match curve_name(&c) {
-            Some(n) => Err(format!("{n} keys are not supported (only P-256 ECDSA keys are)")),
+            Some(n) => Err(format!(
+                "{n} keys are not supported (only P-256 ECDSA keys are)"
+            )),
             None => Err("x509: unknown elliptic curve".into()),
         },
         None => Err("x509: unknown elliptic curve".into()),
@@ -388,8 +444,9 @@ fn parse_pkcs8(der: &[u8]) -> Result<Key, String> {
             .map_err(|e| format!("x509: failed to parse RSA private key embedded in PKCS#8: {e}")),
         OID_EC_PUBLIC_KEY => {
             let curve = info.algorithm.parameters_oid().ok();
-            parse_sec1(info.private_key, curve)
-                .map_err(|e| format!("x509: failed to parse EC private key embedded in PKCS#8: {e}"))
+            parse_sec1(info.private_key, curve).map_err(|e| {
+                format!("x509: failed to parse EC private key embedded in PKCS#8: {e}")
+            })
         }
         OID_ED25519 => {
             let seed = DerReader::new(info.private_key)
@@ -403,7 +460,9 @@ fn parse_pkcs8(der: &[u8]) -> Result<Key, String> {
             Ok(Key::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)))
         }
         OID_X25519 => Err("X25519 keys are not supported".into()),
-        o => Err(format!("x509: PKCS#8 wrapping contained private key with unknown algorithm: {o}")),
+        o => Err(format!(
+            "x509: PKCS#8 wrapping contained private key with unknown algorithm: {o}"
+        )),
     }
 }
 
@@ -434,10 +493,16 @@ impl Key {
         Ok(match self {
             Key::Rsa(k) => (
                 seq(&[oid(&OID_RSA), vec![0x05, 0x00]]),
-                k.to_public_key().to_pkcs1_der().map_err(|e| e.to_string())?.into_vec(),
+                k.to_public_key()
+                    .to_pkcs1_der()
+                    .map_err(|e| e.to_string())?
+                    .into_vec(),
             ),
             Key::EcP256(k) => (seq(&[oid(&OID_EC_PUBLIC_KEY), oid(&OID_P256)]), ec_point(k)),
-            Key::Ed25519(k) => (seq(&[oid(&OID_ED25519)]), k.verifying_key().to_bytes().to_vec()),
+            Key::Ed25519(k) => (
+                seq(&[oid(&OID_ED25519)]),
+                k.verifying_key().to_bytes().to_vec(),
+            ),
             Key::Dsa(_) => return Err("x509: unsupported public key type: *dsa.PublicKey".into()),
         })
     }
@@ -448,7 +513,9 @@ impl Key {
             Key::Rsa(_) => seq(&[oid(&OID_SHA256_RSA), vec![0x05, 0x00]]),
             Key::EcP256(_) => seq(&[oid(&OID_ECDSA_SHA256)]),
             Key::Ed25519(_) => seq(&[oid(&OID_ED25519)]),
-            Key::Dsa(_) => return Err("x509: certificate private key does not implement crypto.Signer".into()),
+            Key::Dsa(_) => {
+                return Err("x509: certificate private key does not implement crypto.Signer".into());
+            }
         })
     }
 
@@ -457,8 +524,12 @@ impl Key {
             Key::Rsa(k) => {
                 use sha2_10::Digest as _;
                 let digest = sha2_10::Sha256::digest(msg);
-                k.sign_with_rng(&mut SysRng, rsa::Pkcs1v15Sign::new::<sha2_10::Sha256>(), &digest)
-                    .map_err(|e| e.to_string())
+                k.sign_with_rng(
+                    &mut SysRng,
+                    rsa::Pkcs1v15Sign::new::<sha2_10::Sha256>(),
+                    &digest,
+                )
+                .map_err(|e| e.to_string())
             }
             Key::EcP256(k) => {
                 use p256::ecdsa::signature::Signer as _;
@@ -466,7 +537,9 @@ impl Key {
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             Key::Ed25519(k) => Ok(k.sign(msg).to_bytes().to_vec()),
-            Key::Dsa(_) => Err("x509: certificate private key does not implement crypto.Signer".into()),
+            Key::Dsa(_) => {
+                Err("x509: certificate private key does not implement crypto.Signer".into())
+            }
         }
     }
 }
@@ -502,7 +575,10 @@ fn base_template(cn: &str, ips: &[Value], dns: &[Value], days: i64) -> Result<Te
     let mut names = Vec::with_capacity(dns.len());
     for d in dns {
         let Value::Str(s) = d else {
-            return Err(format!("error processing alternate dns name: {} is not a string", fmt_v(d)));
+            return Err(format!(
+                "error processing alternate dns name: {} is not a string",
+                fmt_v(d)
+            ));
         };
         names.push(s.to_string());
     }
@@ -530,7 +606,8 @@ struct Parent {
 }
 
 fn parse_certificate(der: &[u8]) -> Result<Parent, String> {
-    let cert = x509_cert::Certificate::from_der(der).map_err(|e| format!("x509: malformed certificate: {e}"))?;
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| format!("x509: malformed certificate: {e}"))?;
     let tbs = &cert.tbs_certificate;
     let subject = tbs.subject.to_der().map_err(|e| e.to_string())?;
     let subject_key_id = tbs
@@ -552,7 +629,12 @@ fn parse_certificate(der: &[u8]) -> Result<Parent, String> {
 
 /// Go's `x509.CreateCertificate` for Sprig's templates, then PEM of the certificate and of
 /// the subject's key (Sprig's `getCertAndKey`).
-fn create_certificate(t: &Template, subject_key: &Key, parent: Option<&Parent>, signer: &Key) -> Result<(String, String), String> {
+fn create_certificate(
+    t: &Template,
+    subject_key: &Key,
+    parent: Option<&Parent>,
+    signer: &Key,
+) -> Result<(String, String), String> {
     let e = |m: String| format!("error creating certificate: {m}");
     let sig_alg = signer.signature_algorithm().map_err(e)?;
     let (key_alg, key_bytes) = subject_key.public().map_err(e)?;
@@ -573,7 +655,9 @@ fn create_certificate(t: &Template, subject_key: &Key, parent: Option<&Parent>, 
             .and_then(|mut r| r.next())
             .and_then(|(_, o)| Oid::from_bytes(o).ok());
         if signer_oid != Some(p.key_algorithm) || signer_key != p.key {
-            return Err(e("x509: provided PrivateKey doesn't match parent's PublicKey".into()));
+            return Err(e(
+                "x509: provided PrivateKey doesn't match parent's PublicKey".into(),
+            ));
         }
     }
 
@@ -581,8 +665,16 @@ fn create_certificate(t: &Template, subject_key: &Key, parent: Option<&Parent>, 
     let mut exts = Vec::new();
     let key_usage: u16 = if t.is_ca { 1 | 4 | 32 } else { 1 | 4 }; // digitalSignature, keyEncipherment (, certSign)
     exts.push(extension(&OID_KEY_USAGE, true, &key_usage_bits(key_usage)));
-    exts.push(extension(&OID_EXT_KEY_USAGE, false, &seq(&[oid(&OID_SERVER_AUTH), oid(&OID_CLIENT_AUTH)])));
-    let basic = if t.is_ca { seq(&[vec![0x01, 0x01, 0xff]]) } else { seq(&[]) };
+    exts.push(extension(
+        &OID_EXT_KEY_USAGE,
+        false,
+        &seq(&[oid(&OID_SERVER_AUTH), oid(&OID_CLIENT_AUTH)]),
+    ));
+    let basic = if t.is_ca {
+        seq(&[vec![0x01, 0x01, 0xff]])
+    } else {
+        seq(&[])
+    };
     exts.push(extension(&OID_BASIC_CONSTRAINTS, true, &basic));
     if let Some(id) = &subject_key_id {
         exts.push(extension(&OID_SKI, false, &tlv(0x04, id)));
@@ -616,7 +708,10 @@ fn create_certificate(t: &Template, subject_key: &Key, parent: Option<&Parent>, 
         int(&serial),
         sig_alg.clone(),
         issuer,
-        seq(&[time(now.div_euclid(1_000_000_000)), time(not_after.div_euclid(1_000_000_000))]),
+        seq(&[
+            time(now.div_euclid(1_000_000_000)),
+            time(not_after.div_euclid(1_000_000_000)),
+        ]),
         subject,
         seq(&[key_alg, bit_string(&key_bytes)]),
         tlv(0xa3, &seq(&exts)),
@@ -632,7 +727,11 @@ fn key_usage_bits(ku: u16) -> Vec<u8> {
     let a = [(ku as u8).reverse_bits(), ((ku >> 8) as u8).reverse_bits()];
     let bytes = if a[1] != 0 { &a[..] } else { &a[..1] };
     let last = bytes[bytes.len() - 1];
-    let unused = if last == 0 { 0 } else { last.trailing_zeros() as u8 };
+    let unused = if last == 0 {
+        0
+    } else {
+        last.trailing_zeros() as u8
+    };
     let mut content = vec![unused];
     content.extend_from_slice(bytes);
     tlv(0x03, &content)
@@ -657,9 +756,15 @@ fn time(unix: i64) -> Vec<u8> {
     let s = unix.rem_euclid(86_400);
     let (h, mi, se) = (s / 3600, s / 60 % 60, s % 60);
     if (1950..2050).contains(&y) {
-        tlv(0x17, format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{se:02}Z", y % 100).as_bytes())
+        tlv(
+            0x17,
+            format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{se:02}Z", y % 100).as_bytes(),
+        )
     } else {
-        tlv(0x18, format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{se:02}Z").as_bytes())
+        tlv(
+            0x18,
+            format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{se:02}Z").as_bytes(),
+        )
     }
 }
 
@@ -697,7 +802,13 @@ fn gen_ca(cn: &str, days: i64, key_pem: Option<&str>) -> Result<(String, String)
 }
 
 /// Sprig's `generateSelfSignedCertificate[WithPEMKey]`.
-fn gen_self_signed(cn: &str, ips: &[Value], dns: &[Value], days: i64, key_pem: Option<&str>) -> Result<(String, String), String> {
+fn gen_self_signed(
+    cn: &str,
+    ips: &[Value],
+    dns: &[Value],
+    days: i64,
+    key_pem: Option<&str>,
+) -> Result<(String, String), String> {
     let key = match key_pem {
         Some(p) => Some(parse_private_key_pem(p).map_err(|e| format!("parsing private key: {e}"))?),
         None => None,
@@ -725,8 +836,10 @@ fn gen_signed(
         None => None,
     };
     let (_, der) = pem_decode(ca_cert.as_bytes()).ok_or("unable to decode certificate")?;
-    let parent = parse_certificate(&der).map_err(|e| format!("error parsing certificate: decodedSignerCert.Bytes: {e}"))?;
-    let signer = parse_private_key_pem(ca_key).map_err(|e| format!("error parsing private key: {e}"))?;
+    let parent = parse_certificate(&der)
+        .map_err(|e| format!("error parsing certificate: decodedSignerCert.Bytes: {e}"))?;
+    let signer =
+        parse_private_key_pem(ca_key).map_err(|e| format!("error parsing private key: {e}"))?;
     let t = base_template(cn, ips, dns, days)?;
     let key = match key {
         Some(k) => k,
@@ -740,7 +853,8 @@ fn build_custom_cert(b64cert: &str, b64key: &str) -> Result<(String, String), St
     let cert = go_b64decode(b64cert).map_err(|_| "unable to decode base64 certificate")?;
     let key = go_b64decode(b64key).map_err(|_| "unable to decode base64 private key")?;
     let (_, der) = pem_decode(&cert).ok_or("unable to decode certificate")?;
-    parse_certificate(&der).map_err(|e| format!("error parsing certificate: decodedCert.Bytes: {e}"))?;
+    parse_certificate(&der)
+        .map_err(|e| format!("error parsing certificate: decodedCert.Bytes: {e}"))?;
     let key = String::from_utf8_lossy(&key).into_owned();
     parse_private_key_pem(&key).map_err(|e| format!("error parsing private key: {e}"))?;
     Ok((String::from_utf8_lossy(&cert).into_owned(), key))
@@ -749,16 +863,38 @@ fn build_custom_cert(b64cert: &str, b64key: &str) -> Result<(String, String), St
 // ---------------------------------------------------------------- passwords and AES
 
 /// Sprig's `derivePassword`: the Master Password algorithm (v3 templates).
-fn derive_password(counter: u32, password_type: &str, password: &str, user: &str, site: &str) -> String {
+fn derive_password(
+    counter: u32,
+    password_type: &str,
+    password: &str,
+    user: &str,
+    site: &str,
+) -> String {
     use hmac::Mac as _;
     const SEED: &[u8] = b"com.lyndir.masterpassword";
     let templates: &[&str] = match password_type {
         "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
         "long" => &[
-            "CvcvnoCvcvCvcv", "CvcvCvcvnoCvcv", "CvcvCvcvCvcvno", "CvccnoCvcvCvcv", "CvccCvcvnoCvcv",
-            "CvccCvcvCvcvno", "CvcvnoCvccCvcv", "CvcvCvccnoCvcv", "CvcvCvccCvcvno", "CvcvnoCvcvCvcc",
-            "CvcvCvcvnoCvcc", "CvcvCvcvCvccno", "CvccnoCvccCvcv", "CvccCvccnoCvcv", "CvccCvccCvcvno",
-            "CvcvnoCvccCvcc", "CvcvCvccnoCvcc", "CvcvCvccCvccno", "CvccnoCvcvCvcc", "CvccCvcvnoCvcc",
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
             "CvccCvcvCvccno",
         ],
         "medium" => &["CvcnoCvc", "CvcCvcno"],
@@ -779,7 +915,8 @@ fn derive_password(counter: u32, password_type: &str, password: &str, user: &str
     msg.extend_from_slice(&(site.len() as u32).to_be_bytes());
     msg.extend_from_slice(site.as_bytes());
     msg.extend_from_slice(&counter.to_be_bytes());
-    let mut mac = hmac::Hmac::<sha2_10::Sha256>::new_from_slice(&key).expect("HMAC takes any key size");
+    let mut mac =
+        hmac::Hmac::<sha2_10::Sha256>::new_from_slice(&key).expect("HMAC takes any key size");
     mac.update(&msg);
     let seed = mac.finalize().into_bytes();
     let template = templates[seed[0] as usize % templates.len()];
@@ -806,7 +943,8 @@ fn derive_password(counter: u32, password_type: &str, password: &str, user: &str
 /// Sprig's `bcrypt`: cost 10, `$2a$`; Go refuses passwords over 72 bytes.
 fn bcrypt_hash(input: &str) -> String {
     if input.len() > 72 {
-        return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes".into();
+        return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes"
+            .into();
     }
     match bcrypt::hash_with_salt(input, 10, random::<16>()) {
         Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
@@ -930,7 +1068,10 @@ fn go_b64decode(src: impl AsRef<[u8]>) -> Result<Vec<u8>, String> {
             done = true;
             break;
         }
-        let v = u32::from(quantum[0]) << 18 | u32::from(quantum[1]) << 12 | u32::from(quantum[2]) << 6 | u32::from(quantum[3]);
+        let v = u32::from(quantum[0]) << 18
+            | u32::from(quantum[1]) << 12
+            | u32::from(quantum[2]) << 6
+            | u32::from(quantum[3]);
         out.extend_from_slice(&v.to_be_bytes()[1..len]);
         if done {
             return Ok(out);
@@ -1003,13 +1144,20 @@ fn pem_decode(data: &[u8]) -> Option<(String, Vec<u8>)> {
         };
         let trailer = &rest[trailer_at..];
         let want = typ.len() + 5;
-        if trailer.len() < want || &trailer[..typ.len()] != typ || &trailer[typ.len()..want] != b"-----" {
+        if trailer.len() < want
+            || &trailer[..typ.len()] != typ
+            || &trailer[typ.len()..want] != b"-----"
+        {
             continue;
         }
         if !get_line(&trailer[want..]).0.is_empty() {
             continue;
         }
-        let b64: Vec<u8> = rest[..end].iter().copied().filter(|c| *c != b' ' && *c != b'\t').collect();
+        let b64: Vec<u8> = rest[..end]
+            .iter()
+            .copied()
+            .filter(|c| *c != b' ' && *c != b'\t')
+            .collect();
         match go_b64decode(&b64) {
             Ok(bytes) => return Some((String::from_utf8_lossy(typ).into_owned(), bytes)),
             Err(_) => continue,
@@ -1081,7 +1229,9 @@ impl<'a> DerReader<'a> {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let len = rest[..n].iter().fold(0usize, |acc, b| acc << 8 | *b as usize);
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, b| acc << 8 | *b as usize);
             rest = &rest[n..];
             len
         };

@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode as _, DecodePem as _, Encode as _};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
-    SubjectKeyIdentifier, name::GeneralName,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier, name::GeneralName,
 };
 
 fn run(text: &str) -> Result<String, String> {
@@ -30,17 +30,30 @@ fn cert_and_key(text: &str) -> (String, String) {
 }
 
 fn parse(pem: &str) -> Certificate {
-    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----\n")
+            && pem.ends_with("-----END CERTIFICATE-----\n"),
+        "{pem}"
+    );
     Certificate::from_pem(pem.as_bytes()).expect("certificate parses")
 }
 
 fn ext<'a>(c: &'a Certificate, oid: &str) -> Option<&'a x509_cert::ext::Extension> {
     let oid = x509_cert::der::oid::ObjectIdentifier::new_unwrap(oid);
-    c.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id == oid)
+    c.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)
 }
 
 fn ext_oids(c: &Certificate) -> Vec<String> {
-    c.tbs_certificate.extensions.iter().flatten().map(|e| e.extn_id.to_string()).collect()
+    c.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .map(|e| e.extn_id.to_string())
+        .collect()
 }
 
 const KEY_USAGE: &str = "2.5.29.15";
@@ -52,12 +65,18 @@ const SAN: &str = "2.5.29.17";
 
 fn basic_constraints(c: &Certificate) -> (bool, BasicConstraints) {
     let e = ext(c, BASIC_CONSTRAINTS).expect("basicConstraints");
-    (e.critical, BasicConstraints::from_der(e.extn_value.as_bytes()).expect("basicConstraints parses"))
+    (
+        e.critical,
+        BasicConstraints::from_der(e.extn_value.as_bytes()).expect("basicConstraints parses"),
+    )
 }
 
 fn key_usage(c: &Certificate) -> (bool, KeyUsage) {
     let e = ext(c, KEY_USAGE).expect("keyUsage");
-    (e.critical, KeyUsage::from_der(e.extn_value.as_bytes()).expect("keyUsage parses"))
+    (
+        e.critical,
+        KeyUsage::from_der(e.extn_value.as_bytes()).expect("keyUsage parses"),
+    )
 }
 
 fn sans(c: &Certificate) -> Vec<String> {
@@ -69,8 +88,14 @@ fn sans(c: &Certificate) -> Vec<String> {
         .map(|n| match n {
             GeneralName::DnsName(d) => format!("DNS:{}", d.as_str()),
             GeneralName::IpAddress(ip) => match ip.as_bytes().len() {
-                4 => format!("IP:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.as_bytes()).unwrap())),
-                _ => format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.as_bytes()).unwrap())),
+                4 => format!(
+                    "IP:{}",
+                    std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip.as_bytes()).unwrap())
+                ),
+                _ => format!(
+                    "IP:{}",
+                    std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.as_bytes()).unwrap())
+                ),
             },
             other => format!("{other:?}"),
         })
@@ -78,7 +103,13 @@ fn sans(c: &Certificate) -> Vec<String> {
 }
 
 fn ski(c: &Certificate) -> Option<Vec<u8>> {
-    ext(c, SKI).map(|e| SubjectKeyIdentifier::from_der(e.extn_value.as_bytes()).unwrap().0.as_bytes().to_vec())
+    ext(c, SKI).map(|e| {
+        SubjectKeyIdentifier::from_der(e.extn_value.as_bytes())
+            .unwrap()
+            .0
+            .as_bytes()
+            .to_vec()
+    })
 }
 
 fn aki(c: &Certificate) -> Option<Vec<u8>> {
@@ -94,15 +125,25 @@ fn aki(c: &Certificate) -> Option<Vec<u8>> {
 
 fn validity(c: &Certificate) -> (i64, i64) {
     let v = &c.tbs_certificate.validity;
-    (v.not_before.to_unix_duration().as_secs() as i64, v.not_after.to_unix_duration().as_secs() as i64)
+    (
+        v.not_before.to_unix_duration().as_secs() as i64,
+        v.not_after.to_unix_duration().as_secs() as i64,
+    )
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn public_key_bytes(c: &Certificate) -> Vec<u8> {
-    c.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec()
+    c.tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes()
+        .to_vec()
 }
 
 /// Verifies `cert`'s signature with `issuer`'s public key (RSA PKCS#1 v1.5 SHA-256,
@@ -111,20 +152,31 @@ fn verify_signed_by(cert: &Certificate, issuer: &Certificate) {
     let tbs = cert.tbs_certificate.to_der().unwrap();
     let sig = cert.signature.raw_bytes();
     let key = public_key_bytes(issuer);
-    assert_eq!(cert.signature_algorithm, cert.tbs_certificate.signature, "outer and inner algorithm agree");
+    assert_eq!(
+        cert.signature_algorithm, cert.tbs_certificate.signature,
+        "outer and inner algorithm agree"
+    );
     match cert.signature_algorithm.oid.to_string().as_str() {
         "1.2.840.113549.1.1.11" => {
             use rsa::pkcs1::DecodeRsaPublicKey as _;
             use sha2_10::Digest as _;
-            assert!(cert.signature_algorithm.parameters.is_some(), "sha256WithRSAEncryption has NULL parameters");
+            assert!(
+                cert.signature_algorithm.parameters.is_some(),
+                "sha256WithRSAEncryption has NULL parameters"
+            );
             let pk = rsa::RsaPublicKey::from_pkcs1_der(&key).unwrap();
-            pk.verify(rsa::Pkcs1v15Sign::new::<sha2_10::Sha256>(), &sha2_10::Sha256::digest(&tbs), sig)
-                .expect("RSA signature verifies");
+            pk.verify(
+                rsa::Pkcs1v15Sign::new::<sha2_10::Sha256>(),
+                &sha2_10::Sha256::digest(&tbs),
+                sig,
+            )
+            .expect("RSA signature verifies");
         }
         "1.2.840.10045.4.3.2" => {
             use p256::ecdsa::signature::Verifier as _;
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key).unwrap();
-            vk.verify(&tbs, &p256::ecdsa::Signature::from_der(sig).unwrap()).expect("ECDSA signature verifies");
+            vk.verify(&tbs, &p256::ecdsa::Signature::from_der(sig).unwrap())
+                .expect("ECDSA signature verifies");
         }
         "1.3.101.112" => {
             let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.try_into().unwrap()).unwrap();
@@ -143,7 +195,11 @@ fn openssl_verify(ca: &str, leaf: &str) -> Option<String> {
         eprintln!("openssl not on PATH: skipping the openssl cross-check");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("gyre-helm-crypto-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "gyre-helm-crypto-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("ca.pem"), ca).unwrap();
     std::fs::write(dir.join("leaf.pem"), leaf).unwrap();
@@ -158,17 +214,28 @@ fn openssl_verify(ca: &str, leaf: &str) -> Option<String> {
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(v.status.success(), "openssl verify: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+    assert!(
+        v.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
     assert!(t.status.success());
     Some(String::from_utf8(t.stdout).unwrap())
 }
 
 fn rand_suffix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 fn rsa_key(pem: &str) -> rsa::RsaPrivateKey {
-    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
+        "{pem}"
+    );
     rsa::RsaPrivateKey::from_pkcs1_pem(pem).expect("PKCS#1 key parses")
 }
 
@@ -181,33 +248,66 @@ fn gen_ca_makes_a_self_signed_rsa_2048_ca_certificate_like_go() {
     assert_eq!(tbs.subject.to_string(), "CN=foo-ca");
     assert_eq!(tbs.issuer, tbs.subject, "self-signed");
     // CN is a PrintableString, as Go writes it.
-    assert!(tbs.subject.to_der().unwrap().windows(2).any(|w| w == [0x13, 6]));
+    assert!(
+        tbs.subject
+            .to_der()
+            .unwrap()
+            .windows(2)
+            .any(|w| w == [0x13, 6])
+    );
     let (nb, na) = validity(&c);
     assert!((nb - now()).abs() < 120, "NotBefore is now");
     assert_eq!(na - nb, 365 * 86_400);
     let serial = tbs.serial_number.as_bytes();
-    assert!(serial.len() <= 17 && serial[0] & 0x80 == 0, "positive, at most 128 bits");
+    assert!(
+        serial.len() <= 17 && serial[0] & 0x80 == 0,
+        "positive, at most 128 bits"
+    );
     // Extensions in Go's order: keyUsage, extKeyUsage, basicConstraints, subjectKeyId.
-    assert_eq!(ext_oids(&c), [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, SKI]);
+    assert_eq!(
+        ext_oids(&c),
+        [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, SKI]
+    );
     let (critical, bc) = basic_constraints(&c);
     assert!(critical && bc.ca && bc.path_len_constraint.is_none());
     let (critical, ku) = key_usage(&c);
     assert!(critical);
-    assert_eq!(ku.0, KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment | KeyUsages::KeyCertSign);
-    let eku = ExtendedKeyUsage::from_der(ext(&c, EXT_KEY_USAGE).unwrap().extn_value.as_bytes()).unwrap();
+    assert_eq!(
+        ku.0,
+        KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment | KeyUsages::KeyCertSign
+    );
+    let eku =
+        ExtendedKeyUsage::from_der(ext(&c, EXT_KEY_USAGE).unwrap().extn_value.as_bytes()).unwrap();
     let eku: Vec<String> = eku.0.iter().map(|o| o.to_string()).collect();
-    assert_eq!(eku, ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"], "serverAuth, clientAuth");
+    assert_eq!(
+        eku,
+        ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+        "serverAuth, clientAuth"
+    );
     {
         use sha1::Digest as _;
-        assert_eq!(ski(&c).unwrap(), sha1::Sha1::digest(public_key_bytes(&c)).to_vec(), "SHA-1 of the key (Go 1.23)");
+        assert_eq!(
+            ski(&c).unwrap(),
+            sha1::Sha1::digest(public_key_bytes(&c)).to_vec(),
+            "SHA-1 of the key (Go 1.23)"
+        );
     }
     assert!(sans(&c).is_empty());
     verify_signed_by(&c, &c);
     let k = rsa_key(&key);
     assert_eq!(k.size() * 8, 2048);
     use rsa::pkcs1::EncodeRsaPublicKey as _;
-    assert_eq!(k.to_public_key().to_pkcs1_der().unwrap().as_bytes(), public_key_bytes(&c), "key matches cert");
-    openssl_verify(&cert, &cert).map(|t| assert!(t.contains("CA:TRUE") && t.contains("Subject: CN = foo-ca"), "{t}"));
+    assert_eq!(
+        k.to_public_key().to_pkcs1_der().unwrap().as_bytes(),
+        public_key_bytes(&c),
+        "key matches cert"
+    );
+    if let Some(t) = openssl_verify(&cert, &cert) {
+        assert!(
+            t.contains("CA:TRUE") && t.contains("Subject: CN = foo-ca"),
+            "{t}"
+        );
+    }
 }
 
 #[test]
@@ -220,41 +320,76 @@ fn gen_self_signed_cert_has_the_ips_and_dns_names_and_is_not_a_ca() {
     assert_eq!(c.tbs_certificate.issuer, c.tbs_certificate.subject);
     assert_eq!(
         sans(&c),
-        ["DNS:bar.com", "DNS:bat.com", "IP:10.0.0.1", "IP:10.0.0.2", "IP:::1", "IP:1.2.3.4"],
+        [
+            "DNS:bar.com",
+            "DNS:bat.com",
+            "IP:10.0.0.1",
+            "IP:10.0.0.2",
+            "IP:::1",
+            "IP:1.2.3.4"
+        ],
         "DNS names then IPs, IPv4-mapped written as 4 bytes (Go's To4)"
     );
-    assert_eq!(ext_oids(&c), [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, SAN], "no key ids on a self-signed leaf");
+    assert_eq!(
+        ext_oids(&c),
+        [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, SAN],
+        "no key ids on a self-signed leaf"
+    );
     assert!(!ext(&c, SAN).unwrap().critical);
     let (critical, bc) = basic_constraints(&c);
     assert!(critical && !bc.ca && bc.path_len_constraint.is_none());
-    assert_eq!(key_usage(&c).1.0, KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment);
+    assert_eq!(
+        key_usage(&c).1.0,
+        KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
+    );
     let (nb, na) = validity(&c);
     assert_eq!(na - nb, 30 * 86_400);
     verify_signed_by(&c, &c);
     assert_eq!(rsa_key(&key).size() * 8, 2048);
-    openssl_verify(&cert, &cert).map(|t| {
-        assert!(t.contains("DNS:bar.com, DNS:bat.com, IP Address:10.0.0.1, IP Address:10.0.0.2"), "{t}");
+    if let Some(t) = openssl_verify(&cert, &cert) {
+        assert!(
+            t.contains("DNS:bar.com, DNS:bat.com, IP Address:10.0.0.1, IP Address:10.0.0.2"),
+            "{t}"
+        );
         assert!(t.contains("CA:FALSE"), "{t}");
-    });
+    }
 }
 
 #[test]
 fn gen_signed_cert_is_issued_and_signed_by_the_ca() {
-    let out = ok(r#"{{ $ca := genCA "foo" 365 }}{{ $c := genSignedCert "foo.com" (list "10.0.0.1" "10.0.0.2") (list "bar.com" "bat.com") 10 $ca }}{{ $ca.Cert }}|{{ $c.Cert }}|{{ $c.Key }}"#);
+    let out = ok(
+        r#"{{ $ca := genCA "foo" 365 }}{{ $c := genSignedCert "foo.com" (list "10.0.0.1" "10.0.0.2") (list "bar.com" "bat.com") 10 $ca }}{{ $ca.Cert }}|{{ $c.Cert }}|{{ $c.Key }}"#,
+    );
     let parts: Vec<&str> = out.split('|').collect();
     let (ca, leaf) = (parse(parts[0]), parse(parts[1]));
     assert_eq!(leaf.tbs_certificate.issuer, ca.tbs_certificate.subject);
     assert_eq!(leaf.tbs_certificate.subject.to_string(), "CN=foo.com");
-    assert_eq!(ext_oids(&leaf), [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, AKI, SAN]);
-    assert_eq!(aki(&leaf), ski(&ca), "authorityKeyId is the CA's subjectKeyId");
+    assert_eq!(
+        ext_oids(&leaf),
+        [KEY_USAGE, EXT_KEY_USAGE, BASIC_CONSTRAINTS, AKI, SAN]
+    );
+    assert_eq!(
+        aki(&leaf),
+        ski(&ca),
+        "authorityKeyId is the CA's subjectKeyId"
+    );
     assert!(!basic_constraints(&leaf).1.ca);
-    assert_eq!(sans(&leaf), ["DNS:bar.com", "DNS:bat.com", "IP:10.0.0.1", "IP:10.0.0.2"]);
+    assert_eq!(
+        sans(&leaf),
+        ["DNS:bar.com", "DNS:bat.com", "IP:10.0.0.1", "IP:10.0.0.2"]
+    );
     let (nb, na) = validity(&leaf);
     assert_eq!(na - nb, 10 * 86_400);
     verify_signed_by(&leaf, &ca);
-    assert_ne!(public_key_bytes(&leaf), public_key_bytes(&ca), "the leaf has its own key");
+    assert_ne!(
+        public_key_bytes(&leaf),
+        public_key_bytes(&ca),
+        "the leaf has its own key"
+    );
     assert_eq!(rsa_key(parts[2]).size() * 8, 2048);
-    openssl_verify(parts[0], parts[1]).map(|t| assert!(t.contains("Issuer: CN = foo"), "{t}"));
+    if let Some(t) = openssl_verify(parts[0], parts[1]) {
+        assert!(t.contains("Issuer: CN = foo"), "{t}");
+    }
 }
 
 #[test]
@@ -268,7 +403,8 @@ fn the_with_key_variants_certify_the_given_ecdsa_ed25519_and_rsa_keys() {
         r#"{{ $cak }}|{{ $k }}|{{ $ca.Cert }}|{{ $ca.Key }}|{{ $c.Cert }}|{{ $c.Key }}|{{ $s.Cert }}|{{ $s.Key }}"#
     ));
     let p: Vec<&str> = out.split('|').collect();
-    let (cak, k, ca, ca_key, leaf, leaf_key, s, s_key) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
+    let (cak, k, ca, ca_key, leaf, leaf_key, s, s_key) =
+        (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
     assert_eq!(ca_key, cak, "Go re-encodes the same PKCS#8 key");
     assert_eq!(leaf_key, k, "and the same SEC 1 key");
     assert_eq!(s_key, k);
@@ -276,26 +412,48 @@ fn the_with_key_variants_certify_the_given_ecdsa_ed25519_and_rsa_keys() {
     assert_eq!(ca.signature_algorithm.oid.to_string(), "1.3.101.112");
     assert!(basic_constraints(&ca).1.ca);
     verify_signed_by(&ca, &ca);
-    assert_eq!(leaf.signature_algorithm.oid.to_string(), "1.3.101.112", "signed by the Ed25519 CA");
+    assert_eq!(
+        leaf.signature_algorithm.oid.to_string(),
+        "1.3.101.112",
+        "signed by the Ed25519 CA"
+    );
     verify_signed_by(&leaf, &ca);
     assert_eq!(aki(&leaf), ski(&ca));
     assert_eq!(sans(&leaf), ["DNS:a.example", "IP:192.168.0.1"]);
-    assert_eq!(s.signature_algorithm.oid.to_string(), "1.2.840.10045.4.3.2", "ECDSA self-signed");
+    assert_eq!(
+        s.signature_algorithm.oid.to_string(),
+        "1.2.840.10045.4.3.2",
+        "ECDSA self-signed"
+    );
     verify_signed_by(&s, &s);
     assert_eq!(sans(&s), ["DNS:*.example.com"]);
     // The certified key is the given one.
     let sk = p256::SecretKey::from_sec1_pem(k).expect("EC PRIVATE KEY parses");
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-    assert_eq!(sk.public_key().to_encoded_point(false).as_bytes(), public_key_bytes(&leaf));
+    assert_eq!(
+        sk.public_key().to_encoded_point(false).as_bytes(),
+        public_key_bytes(&leaf)
+    );
     let sk = ed25519_private_key(cak);
-    assert_eq!(sk.verifying_key().to_bytes().as_slice(), public_key_bytes(&ca));
+    assert_eq!(
+        sk.verifying_key().to_bytes().as_slice(),
+        public_key_bytes(&ca)
+    );
     openssl_verify(p[2], p[4]);
 
     // An RSA key given in PEM comes back PKCS#1 and is the certified key.
-    let (cert, key) = cert_and_key(r#"{{ $k := genCA "x" 1 }}{{ $c := genCAWithKey "given" 1 $k.Key }}"#);
+    let (cert, key) =
+        cert_and_key(r#"{{ $k := genCA "x" 1 }}{{ $c := genCAWithKey "given" 1 $k.Key }}"#);
     let c = parse(&cert);
     use rsa::pkcs1::EncodeRsaPublicKey as _;
-    assert_eq!(rsa_key(&key).to_public_key().to_pkcs1_der().unwrap().as_bytes(), public_key_bytes(&c));
+    assert_eq!(
+        rsa_key(&key)
+            .to_public_key()
+            .to_pkcs1_der()
+            .unwrap()
+            .as_bytes(),
+        public_key_bytes(&c)
+    );
     verify_signed_by(&c, &c);
 }
 
@@ -304,7 +462,13 @@ fn ed25519_private_key(pem: &str) -> ed25519_dalek::SigningKey {
     let der = x509_cert::der::pem::decode_vec(pem.as_bytes()).unwrap().1;
     // Go's PKCS#8 v1: version 0, Ed25519 algorithm, OCTET STRING { 32-byte seed }, nothing else.
     assert_eq!(der.len(), 48);
-    assert_eq!(der[..16], [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+    assert_eq!(
+        der[..16],
+        [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20
+        ]
+    );
     ed25519_dalek::SigningKey::from_bytes(&der[16..].try_into().unwrap())
 }
 
@@ -327,30 +491,48 @@ fn gen_private_key_makes_each_key_type_sprig_does() {
     let der = x509_cert::der::pem::decode_vec(ec.as_bytes()).unwrap().1;
     assert_eq!(der.len(), 121);
     assert_eq!(der[..7], [0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20]);
-    assert_eq!(der[39..51], [0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+    assert_eq!(
+        der[39..51],
+        [
+            0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+        ]
+    );
     {
         use p256::elliptic_curve::sec1::ToEncodedPoint as _;
         assert_eq!(der[51..56], [0xa1, 0x44, 0x03, 0x42, 0x00]);
-        assert_eq!(der[56..], *sk.public_key().to_encoded_point(false).as_bytes());
+        assert_eq!(
+            der[56..],
+            *sk.public_key().to_encoded_point(false).as_bytes()
+        );
     }
     openssl_check_key(&ec);
     let ed = ok(r#"{{ genPrivateKey "ed25519" }}"#);
     ed25519_private_key(&ed);
     openssl_check_key(&ed);
     assert_eq!(ok(r#"{{ genPrivateKey "bad" }}"#), "Unknown type bad");
-    assert!(ok(r#"{{ genPrivateKey "rsa" | b64enc }}"#).starts_with("LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ"));
+    assert!(
+        ok(r#"{{ genPrivateKey "rsa" | b64enc }}"#)
+            .starts_with("LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ")
+    );
 }
 
 #[test]
 fn gen_private_key_dsa_is_an_openssl_style_dsa_2048_256_key() {
     let pem = ok(r#"{{ genPrivateKey "dsa" }}"#);
-    assert!(pem.starts_with("-----BEGIN DSA PRIVATE KEY-----\n"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN DSA PRIVATE KEY-----\n"),
+        "{pem}"
+    );
     let der = x509_cert::der::pem::decode_vec(pem.as_bytes()).unwrap().1;
     let ints: Vec<rsa::BigUint> = {
         use x509_cert::der::{Reader as _, SliceReader, asn1::UintRef};
         let mut r = SliceReader::new(&der).unwrap();
-        r.sequence(|r| (0..6).map(|_| Ok(rsa::BigUint::from_bytes_be(UintRef::decode(r)?.as_bytes()))).collect())
-            .unwrap()
+        r.sequence(|r| {
+            (0..6)
+                .map(|_| Ok(rsa::BigUint::from_bytes_be(UintRef::decode(r)?.as_bytes())))
+                .collect()
+        })
+        .unwrap()
     };
     let [version, p, q, g, y, x] = <[rsa::BigUint; 6]>::try_from(ints).unwrap();
     assert_eq!(version, rsa::BigUint::from(0u8));
@@ -364,57 +546,118 @@ fn gen_private_key_dsa_is_an_openssl_style_dsa_2048_256_key() {
 
 /// When `openssl` is installed, `openssl pkey -check` accepts the key.
 fn openssl_check_key(pem: &str) {
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         return;
     }
     let path = std::env::temp_dir().join(format!("gyre-helm-key-{}.pem", rand_suffix()));
     std::fs::write(&path, pem).unwrap();
-    let out = std::process::Command::new("openssl").args(["pkey", "-check", "-noout", "-in"]).arg(&path).output().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-check", "-noout", "-in"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "openssl pkey -check: {}{pem}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl pkey -check: {}{pem}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn build_custom_cert_returns_valid_inputs_unchanged_and_rejects_bad_ones() {
     let (cert, key) = cert_and_key(r#"{{ $c := genCA "example.com" 365 }}"#);
     let b64 = |s: &str| gyre_helm::funcs::b64enc(s.as_bytes());
-    let out = ok(&format!(r#"{{{{ $c := buildCustomCert "{}" "{}" }}}}{{{{ $c.Cert }}}}|{{{{ $c.Key }}}}"#, b64(&cert), b64(&key)));
+    let out = ok(&format!(
+        r#"{{{{ $c := buildCustomCert "{}" "{}" }}}}{{{{ $c.Cert }}}}|{{{{ $c.Key }}}}"#,
+        b64(&cert),
+        b64(&key)
+    ));
     assert_eq!(out, format!("{cert}|{key}"));
-    let err = |c: &str, k: &str| run(&format!(r#"{{{{ buildCustomCert "{c}" "{k}" }}}}"#)).unwrap_err();
-    assert!(err(&b64("fail"), &b64(&key)).ends_with("error calling buildCustomCert: unable to decode certificate"));
-    assert!(err("!!", &b64(&key)).ends_with("error calling buildCustomCert: unable to decode base64 certificate"));
-    assert!(err(&b64(&cert), "!!").ends_with("error calling buildCustomCert: unable to decode base64 private key"));
-    assert!(err(&b64(&cert), &b64("nope")).ends_with("error calling buildCustomCert: error parsing private key: no PEM data in input"));
+    let err =
+        |c: &str, k: &str| run(&format!(r#"{{{{ buildCustomCert "{c}" "{k}" }}}}"#)).unwrap_err();
+    assert!(
+        err(&b64("fail"), &b64(&key))
+            .ends_with("error calling buildCustomCert: unable to decode certificate")
+    );
+    assert!(
+        err("!!", &b64(&key))
+            .ends_with("error calling buildCustomCert: unable to decode base64 certificate")
+    );
+    assert!(
+        err(&b64(&cert), "!!")
+            .ends_with("error calling buildCustomCert: unable to decode base64 private key")
+    );
+    assert!(err(&b64(&cert), &b64("nope")).ends_with(
+        "error calling buildCustomCert: error parsing private key: no PEM data in input"
+    ));
     let e = err(&b64(&cert), &b64(&cert));
-    assert!(e.ends_with("error parsing private key: no private key data in PEM block of type CERTIFICATE"), "{e}");
+    assert!(
+        e.ends_with(
+            "error parsing private key: no private key data in PEM block of type CERTIFICATE"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn certificate_errors_are_sprigs() {
     let e = run(r#"{{ genSelfSignedCert "x" (list "10.0.0.300") nil 1 }}"#).unwrap_err();
-    assert!(e.ends_with("error calling genSelfSignedCert: error parsing ip: 10.0.0.300"), "{e}");
+    assert!(
+        e.ends_with("error calling genSelfSignedCert: error parsing ip: 10.0.0.300"),
+        "{e}"
+    );
     let e = run(r#"{{ genSelfSignedCert "x" (list 1) nil 1 }}"#).unwrap_err();
     assert!(e.ends_with("error parsing ip: 1 is not a string"), "{e}");
     let e = run(r#"{{ genSelfSignedCert "x" nil (list true) 1 }}"#).unwrap_err();
-    assert!(e.ends_with("error processing alternate dns name: true is not a string"), "{e}");
+    assert!(
+        e.ends_with("error processing alternate dns name: true is not a string"),
+        "{e}"
+    );
     let e = run(r#"{{ genSelfSignedCert "x" nil (list "bücher.example") 1 }}"#).unwrap_err();
     assert!(e.ends_with(r#"error creating certificate: x509: "bücher.example" cannot be encoded as an IA5String"#), "{e}");
     let e = run(r#"{{ genCAWithKey "x" 1 "not a key" }}"#).unwrap_err();
-    assert!(e.ends_with("error calling genCAWithKey: parsing private key: no PEM data in input"), "{e}");
+    assert!(
+        e.ends_with("error calling genCAWithKey: parsing private key: no PEM data in input"),
+        "{e}"
+    );
     let e = run(r#"{{ $ca := genCA "a" 1 }}{{ $other := genCA "b" 1 }}{{ genSignedCertWithKey "c" nil nil 1 (buildCustomCert ($ca.Cert | b64enc) ($other.Key | b64enc)) $other.Key }}"#)
         .unwrap_err();
-    assert!(e.ends_with("error creating certificate: x509: provided PrivateKey doesn't match parent's PublicKey"), "{e}");
+    assert!(
+        e.ends_with(
+            "error creating certificate: x509: provided PrivateKey doesn't match parent's PublicKey"
+        ),
+        "{e}"
+    );
     let e = run(r#"{{ genCAWithKey "x" 1 (genPrivateKey "dsa") }}"#).unwrap_err();
     assert!(e.ends_with("error creating certificate: x509: certificate private key does not implement crypto.Signer"), "{e}");
     // Go's argument checks.
     let e = run(r#"{{ genCA "x" }}"#).unwrap_err();
-    assert!(e.ends_with("wrong number of args for genCA: want 2 got 1"), "{e}");
+    assert!(
+        e.ends_with("wrong number of args for genCA: want 2 got 1"),
+        "{e}"
+    );
     let e = run(r#"{{ genCA "x" 1.5 }}"#).unwrap_err();
-    assert!(e.ends_with("wrong type for value; expected int; got float64"), "{e}");
+    assert!(
+        e.ends_with("wrong type for value; expected int; got float64"),
+        "{e}"
+    );
     let e = run(r#"{{ genSelfSignedCert "x" "10.0.0.1" nil 1 }}"#).unwrap_err();
-    assert!(e.ends_with("wrong type for value; expected []interface {}; got string"), "{e}");
+    assert!(
+        e.ends_with("wrong type for value; expected []interface {}; got string"),
+        "{e}"
+    );
     let e = run(r#"{{ genSignedCert "x" nil nil 1 (dict "Cert" "" "Key" "") }}"#).unwrap_err();
-    assert!(e.ends_with("wrong type for value; expected sprig.certificate; got map[string]interface {}"), "{e}");
+    assert!(
+        e.ends_with(
+            "wrong type for value; expected sprig.certificate; got map[string]interface {}"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -422,21 +665,48 @@ fn an_empty_common_name_gives_an_empty_subject_and_a_critical_san() {
     let (cert, _) = cert_and_key(r#"{{ $c := genSelfSignedCert "" nil (list "only.example") 1 }}"#);
     let c = parse(&cert);
     assert_eq!(c.tbs_certificate.subject.to_der().unwrap(), [0x30, 0x00]);
-    assert!(ext(&c, SAN).unwrap().critical, "RFC 5280: SAN is critical when the subject is empty");
+    assert!(
+        ext(&c, SAN).unwrap().critical,
+        "RFC 5280: SAN is critical when the subject is empty"
+    );
     verify_signed_by(&c, &c);
 }
 
 #[test]
 fn derive_password_gives_sprigs_test_vectors() {
     let cases = [
-        (r#"{{ derivePassword 1 "long" "password" "user" "example.com" }}"#, "ZedaFaxcZaso9*"),
-        (r#"{{ derivePassword 2 "long" "password" "user" "example.com" }}"#, "Fovi2@JifpTupx"),
-        (r#"{{ derivePassword 1 "maximum" "password" "user" "example.com" }}"#, "pf4zS1LjCg&LjhsZ7T2~"),
-        (r#"{{ derivePassword 1 "medium" "password" "user" "example.com" }}"#, "ZedJuz8$"),
-        (r#"{{ derivePassword 1 "basic" "password" "user" "example.com" }}"#, "pIS54PLs"),
-        (r#"{{ derivePassword 1 "short" "password" "user" "example.com" }}"#, "Zed5"),
-        (r#"{{ derivePassword 1 "pin" "password" "user" "example.com" }}"#, "6685"),
-        (r#"{{ derivePassword 1 "name" "password" "user" "example.com" }}"#, "cannot find password template name"),
+        (
+            r#"{{ derivePassword 1 "long" "password" "user" "example.com" }}"#,
+            "ZedaFaxcZaso9*",
+        ),
+        (
+            r#"{{ derivePassword 2 "long" "password" "user" "example.com" }}"#,
+            "Fovi2@JifpTupx",
+        ),
+        (
+            r#"{{ derivePassword 1 "maximum" "password" "user" "example.com" }}"#,
+            "pf4zS1LjCg&LjhsZ7T2~",
+        ),
+        (
+            r#"{{ derivePassword 1 "medium" "password" "user" "example.com" }}"#,
+            "ZedJuz8$",
+        ),
+        (
+            r#"{{ derivePassword 1 "basic" "password" "user" "example.com" }}"#,
+            "pIS54PLs",
+        ),
+        (
+            r#"{{ derivePassword 1 "short" "password" "user" "example.com" }}"#,
+            "Zed5",
+        ),
+        (
+            r#"{{ derivePassword 1 "pin" "password" "user" "example.com" }}"#,
+            "6685",
+        ),
+        (
+            r#"{{ derivePassword 1 "name" "password" "user" "example.com" }}"#,
+            "cannot find password template name",
+        ),
     ];
     for (t, want) in cases {
         assert_eq!(ok(t), want, "{t}");
@@ -445,40 +715,66 @@ fn derive_password_gives_sprigs_test_vectors() {
 
 #[test]
 fn encrypt_aes_round_trips_and_decrypt_aes_reads_openssl_vectors() {
-    for text in ["plaintext", "", "exactly sixteen!", "ünïcödé and a longer text spanning blocks"] {
+    for text in [
+        "plaintext",
+        "",
+        "exactly sixteen!",
+        "ünïcödé and a longer text spanning blocks",
+    ] {
         let t = format!(r#"{{{{ "{text}" | encryptAES "secretkey" | decryptAES "secretkey" }}}}"#);
         assert_eq!(ok(&t), text);
     }
     let enc = ok(r#"{{ encryptAES "secretkey" "plaintext" }}"#);
     let raw = base64_decode(&enc);
     assert_eq!(raw.len(), 32, "16-byte IV + one padded block");
-    assert_ne!(enc, ok(r#"{{ encryptAES "secretkey" "plaintext" }}"#), "random IV");
+    assert_ne!(
+        enc,
+        ok(r#"{{ encryptAES "secretkey" "plaintext" }}"#),
+        "random IV"
+    );
     assert_eq!(ok(r#"{{ encryptAES "k" "" }}"#), "");
     // `openssl enc -aes-256-cbc -K <"secretkey" zero-padded to 32 bytes> -iv 000102…0f`, IV prefixed.
     let vectors = [
         ("AAECAwQFBgcICQoLDA0OD4aChIkqfhLglmmHSXlA6r0=", "plaintext"),
-        ("AAECAwQFBgcICQoLDA0OD6sKIoHjSwdKf3invHq2CGJCFu4QJGmUZnuzw/skcurK", "exactly sixteen!"),
+        (
+            "AAECAwQFBgcICQoLDA0OD6sKIoHjSwdKf3invHq2CGJCFu4QJGmUZnuzw/skcurK",
+            "exactly sixteen!",
+        ),
         (
             "AAECAwQFBgcICQoLDA0OD+tsVKpAHCPiCuFOtNS/xltt7b4dJediNDwW0ZZt3JonU6Vd+5VjHtIBg5B9BKg0Fw==",
             "Sprig AES with a longer message, 3 blocks",
         ),
     ];
     for (crypt, plain) in vectors {
-        assert_eq!(ok(&format!(r#"{{{{ decryptAES "secretkey" "{crypt}" }}}}"#)), plain);
+        assert_eq!(
+            ok(&format!(r#"{{{{ decryptAES "secretkey" "{crypt}" }}}}"#)),
+            plain
+        );
     }
     // Keys longer than 32 bytes are cut to 32.
     let long = "0123456789abcdef0123456789abcdefEXTRA";
-    let t = format!(r#"{{{{ "x" | encryptAES "{long}" | decryptAES "0123456789abcdef0123456789abcdef" }}}}"#);
+    let t = format!(
+        r#"{{{{ "x" | encryptAES "{long}" | decryptAES "0123456789abcdef0123456789abcdef" }}}}"#
+    );
     assert_eq!(ok(&t), "x");
     // Where Go panics, the template fails with the recovered panic's text.
     let e = run(r#"{{ decryptAES "k" "YWJj" }}"#).unwrap_err();
     assert!(e.ends_with("error calling decryptAES: runtime error: slice bounds out of range [:16] with capacity 3"), "{e}");
     let e = run(r#"{{ decryptAES "k" "AAECAwQFBgcICQoLDA0OD4aChIkq" }}"#).unwrap_err();
-    assert!(e.ends_with("error calling decryptAES: crypto/cipher: input not full blocks"), "{e}");
+    assert!(
+        e.ends_with("error calling decryptAES: crypto/cipher: input not full blocks"),
+        "{e}"
+    );
     let e = run(r#"{{ decryptAES "k" "AAECAwQFBgcICQoLDA0ODw==" }}"#).unwrap_err();
-    assert!(e.ends_with("error calling decryptAES: runtime error: index out of range [-1]"), "{e}");
+    assert!(
+        e.ends_with("error calling decryptAES: runtime error: index out of range [-1]"),
+        "{e}"
+    );
     let e = run(r#"{{ decryptAES "k" "not base64!" }}"#).unwrap_err();
-    assert!(e.ends_with("error calling decryptAES: illegal base64 data at input byte 3"), "{e}");
+    assert!(
+        e.ends_with("error calling decryptAES: illegal base64 data at input byte 3"),
+        "{e}"
+    );
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -493,14 +789,23 @@ fn bcrypt_and_htpasswd_hashes_verify() {
     assert!(bcrypt::verify("myPassword", &h).unwrap());
     assert!(!bcrypt::verify("other", &h).unwrap());
     assert_ne!(h, ok(r#"{{ bcrypt "myPassword" }}"#), "salted");
-    for (user, pass) in [("myUser", "myPassword"), ("special'o79Cv_*qFe,)<user", "special<j7+3p#6-.Jx2U:m8G;kGypassword")] {
+    for (user, pass) in [
+        ("myUser", "myPassword"),
+        (
+            "special'o79Cv_*qFe,)<user",
+            "special<j7+3p#6-.Jx2U:m8G;kGypassword",
+        ),
+    ] {
         let out = ok(&format!(r#"{{{{ htpasswd "{user}" "{pass}" }}}}"#));
         let (u, hash) = out.split_once(':').unwrap();
         assert_eq!(u, user);
         assert!(hash.starts_with("$2a$10$"));
         assert!(bcrypt::verify(pass, hash).unwrap(), "{out}");
     }
-    assert_eq!(ok(r#"{{ htpasswd "wrongus:er" "x" }}"#), "invalid username: wrongus:er");
+    assert_eq!(
+        ok(r#"{{ htpasswd "wrongus:er" "x" }}"#),
+        "invalid username: wrongus:er"
+    );
     let p72 = "p".repeat(72);
     assert!(bcrypt::verify(&p72, &ok(&format!(r#"{{{{ bcrypt "{p72}" }}}}"#))).unwrap());
     assert_eq!(

@@ -514,7 +514,9 @@ impl Key {
             Key::EcP256(_) => seq(&[oid(&OID_ECDSA_SHA256)]),
             Key::Ed25519(_) => seq(&[oid(&OID_ED25519)]),
             Key::Dsa(_) => {
-                return Err("x509: certificate private key does not implement crypto.Signer".into());
+                return Err(
+                    "x509: certificate private key does not implement crypto.Signer".into(),
+                );
             }
         })
     }

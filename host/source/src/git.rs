@@ -76,6 +76,9 @@ pub struct GitAuth {
     pub bearer_token: Option<String>,
     /// SSH key and known hosts (requires an `ssh` client on PATH).
     pub ssh: Option<SshAuth>,
+    /// Send basic/bearer credentials over plain `http://`. Default false: refused with
+    /// [`Error::InvalidSpec`], as Flux does unless told otherwise.
+    pub allow_insecure_http: bool,
 }
 
 /// Copy (part of) another source's artifact into this one.
@@ -369,6 +372,13 @@ struct Session<'a> {
 
 impl<'a> Session<'a> {
     fn new(obj: &'a ObjectRef, opts: &'a GitRepositoryOptions, work: &'a Path) -> Result<Self, Error> {
+        let has_http_creds = opts.auth.basic.is_some() || opts.auth.bearer_token.is_some();
+        if has_http_creds && opts.url.starts_with("http://") && !opts.auth.allow_insecure_http {
+            return Err(Error::InvalidSpec {
+                object: obj.to_string(),
+                reason: "refusing to send credentials over plain HTTP (use https, or allow insecure HTTP)".into(),
+            });
+        }
         let mut overrides = vec![
             format!("gitoxide.http.connectTimeout={}", opts.timeout.as_millis().min(u64::MAX as u128)),
             "http.lowSpeedLimit=1".to_string(),

@@ -167,6 +167,11 @@ async fn basic_auth_is_sent_and_wrong_credentials_fail_clearly() {
     let mut opts = GitRepositoryOptions::new(format!("{}/podinfo.git", server.url()));
     opts.reference.branch = Some("main".into());
     opts.auth.basic = Some(BasicAuth { username: "flux".into(), password: "s3cret".into() });
+    // Plain http:// with credentials is refused unless explicitly allowed.
+    let err = git::reconcile(&e.store, &e.obj, &opts, None).await.unwrap_err();
+    assert!(matches!(err, git::Error::InvalidSpec { .. }), "{err:?}");
+    assert!(err.to_string().contains("plain HTTP"), "{err}");
+    opts.auth.allow_insecure_http = true;
     updated(git::reconcile(&e.store, &e.obj, &opts, None).await.unwrap());
 
     opts.auth.basic = Some(BasicAuth { username: "flux".into(), password: "wrong".into() });
@@ -323,7 +328,7 @@ async fn submodules_are_checked_out_when_recursing() {
     let lib = TestRepo::new(e.tmp.path(), &served, "lib", &[("lib.yaml", "lib: 1\n")]);
     let app = TestRepo::new(e.tmp.path(), &served, "app", &[("app.yaml", "app: 1\n")]);
     let server = git_http_server(&served, None);
-    support::git(&app.work, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", "../lib.git", "vendor/lib"]);
+    support::git(&app.work, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.bare.to_str().unwrap(), "vendor/lib"]);
     // Point the recorded URL at the served relative path.
     std::fs::write(app.work.join(".gitmodules"), "[submodule \"vendor/lib\"]\n\tpath = vendor/lib\n\turl = ../lib.git\n").unwrap();
     app.commit("add submodule");

@@ -19,8 +19,14 @@ fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
 }
 
 fn main() {
-    let files: usize = std::env::var("GYRE_BENCH_FILES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let files: usize = std::env::var("GYRE_BENCH_FILES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let served = tmp.path().join("served");
 
@@ -31,12 +37,27 @@ fn main() {
     for i in 0..files {
         let dir = work.join(format!("dir{:03}", i % 100));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("cm-{i:05}.yaml")), format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  n: \"{i}\"\n")).unwrap();
+        std::fs::write(
+            dir.join(format!("cm-{i:05}.yaml")),
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  n: \"{i}\"\n"
+            ),
+        )
+        .unwrap();
     }
     support::git(&work, &["add", "-A"]);
     support::git(&work, &["commit", "-q", "-m", "many files"]);
     std::fs::create_dir_all(&served).unwrap();
-    support::git(tmp.path(), &["clone", "-q", "--bare", work.to_str().unwrap(), served.join("big.git").to_str().unwrap()]);
+    support::git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            served.join("big.git").to_str().unwrap(),
+        ],
+    );
     let server = support::git_http_server(&served, None);
     let url = format!("{}/big.git", server.url());
 
@@ -51,9 +72,18 @@ fn main() {
     let mut last = None;
     for _ in 0..rounds {
         let start = Instant::now();
-        match rt.block_on(git::reconcile(&store, &obj, &opts, None)).unwrap() {
-            GitOutcome::Updated { artifact, included_digests } => {
-                last = Some(LastObserved { revision: artifact.revision, included_digests });
+        match rt
+            .block_on(git::reconcile(&store, &obj, &opts, None))
+            .unwrap()
+        {
+            GitOutcome::Updated {
+                artifact,
+                included_digests,
+            } => {
+                last = Some(LastObserved {
+                    revision: artifact.revision,
+                    included_digests,
+                });
             }
             GitOutcome::Unchanged { .. } => unreachable!("no last revision given"),
         }
@@ -70,7 +100,10 @@ fn main() {
             if depth {
                 cmd.args(["--depth", "1"]);
             }
-            let st = cmd.args(["--branch", "main", &url, dest.to_str().unwrap()]).status().unwrap();
+            let st = cmd
+                .args(["--branch", "main", &url, dest.to_str().unwrap()])
+                .status()
+                .unwrap();
             assert!(st.success());
             out.push(start.elapsed());
         }
@@ -93,7 +126,9 @@ fn main() {
     let mut noop = Vec::new();
     for _ in 0..30 {
         let start = Instant::now();
-        let outcome = rt.block_on(git::reconcile(&store, &obj, &opts, Some(&last))).unwrap();
+        let outcome = rt
+            .block_on(git::reconcile(&store, &obj, &opts, Some(&last)))
+            .unwrap();
         noop.push(start.elapsed());
         assert!(matches!(outcome, GitOutcome::Unchanged { .. }));
     }
@@ -101,12 +136,18 @@ fn main() {
     let mut lsremote = Vec::new();
     for _ in 0..10 {
         let start = Instant::now();
-        let out = Command::new("git").args(["ls-remote", &url, "refs/heads/main"]).output().unwrap();
+        let out = Command::new("git")
+            .args(["ls-remote", &url, "refs/heads/main"])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         lsremote.push(start.elapsed());
     }
     let (_, l_med, _) = stats(lsremote);
     println!("no-op reconcile of an unchanged repository, 30 rounds:");
     println!("  gyre: min {n_min:?} median {n_med:?} p90 {n_p90:?} (target < 50ms)");
-    println!("  git ls-remote: median {l_med:?}; ratio gyre/ls-remote {:.2}x", n_med.as_secs_f64() / l_med.as_secs_f64());
+    println!(
+        "  git ls-remote: median {l_med:?}; ratio gyre/ls-remote {:.2}x",
+        n_med.as_secs_f64() / l_med.as_secs_f64()
+    );
 }

@@ -30,7 +30,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bytes: 512 * 1024 * 1024, max_files: 100_000 }
+        Self {
+            max_bytes: 512 * 1024 * 1024,
+            max_files: 100_000,
+        }
     }
 }
 
@@ -112,11 +115,19 @@ pub(crate) struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), written: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
     /// (inner, hex digest, bytes written)
     pub(crate) fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hasher.finalize()), self.written)
+        (
+            self.inner,
+            hex::encode(self.hasher.finalize()),
+            self.written,
+        )
     }
 }
 
@@ -140,7 +151,10 @@ pub(crate) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new() }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+        }
     }
     /// Drain the rest of the stream and return the hex digest of everything read.
     pub(crate) fn finish(mut self) -> io::Result<String> {
@@ -164,16 +178,35 @@ impl<R: Read> Read for HashingReader<R> {
 /// # Errors
 /// I/O errors, a symlink pointing outside `root` ([`Error::SymlinkEscapes`]), or a tree over
 /// `limits`.
-pub fn write_tar_gz<W: Write>(root: &Path, filter: &SourceFilter, limits: &Limits, out: W) -> Result<(W, Stats), Error> {
+pub fn write_tar_gz<W: Write>(
+    root: &Path,
+    filter: &SourceFilter,
+    limits: &Limits,
+    out: W,
+) -> Result<(W, Stats), Error> {
     let gz = GzEncoder::new(out, Compression::default());
     let mut builder = tar::Builder::new(gz);
     builder.mode(tar::HeaderMode::Deterministic);
     builder.follow_symlinks(false);
     let mut stats = Stats::default();
     let mut entries = 0u64;
-    append_dir(&mut builder, root, Path::new(""), filter, limits, &mut stats, &mut entries)?;
-    let gz = builder.into_inner().map_err(|source| Error::Write { path: root.into(), source })?;
-    let out = gz.finish().map_err(|source| Error::Write { path: root.into(), source })?;
+    append_dir(
+        &mut builder,
+        root,
+        Path::new(""),
+        filter,
+        limits,
+        &mut stats,
+        &mut entries,
+    )?;
+    let gz = builder.into_inner().map_err(|source| Error::Write {
+        path: root.into(),
+        source,
+    })?;
+    let out = gz.finish().map_err(|source| Error::Write {
+        path: root.into(),
+        source,
+    })?;
     Ok((out, stats))
 }
 
@@ -207,7 +240,9 @@ fn append_dir<W: Write>(
         if ft.is_dir() || ft.is_file() || ft.is_symlink() {
             *entries += 1;
             if *entries > limits.max_files {
-                return Err(Error::TooManyFiles { limit: limits.max_files });
+                return Err(Error::TooManyFiles {
+                    limit: limits.max_files,
+                });
             }
         }
         let mut header = tar::Header::new_gnu();
@@ -226,7 +261,9 @@ fn append_dir<W: Write>(
             stats.files += 1;
             stats.bytes += meta.len();
             if stats.bytes > limits.max_bytes {
-                return Err(Error::TooLarge { limit: limits.max_bytes });
+                return Err(Error::TooLarge {
+                    limit: limits.max_bytes,
+                });
             }
             header.set_entry_type(tar::EntryType::Regular);
             header.set_mode(if is_executable(&meta) { 0o755 } else { 0o644 });
@@ -239,7 +276,10 @@ fn append_dir<W: Write>(
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&full).map_err(io_err(&full))?;
             if !link_stays_inside(&child_rel, &target) {
-                return Err(Error::SymlinkEscapes { path: child_rel, target });
+                return Err(Error::SymlinkEscapes {
+                    path: child_rel,
+                    target,
+                });
             }
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_mode(0o777);
@@ -304,7 +344,11 @@ fn clean_relative(path: &Path) -> Result<Option<PathBuf>, Error> {
             _ => return Err(Error::UnsafePath(path.to_path_buf())),
         }
     }
-    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+    Ok(if out.as_os_str().is_empty() {
+        None
+    } else {
+        Some(out)
+    })
 }
 
 /// Extract a tar+gzip stream into `dest` (created if missing) under `limits`.
@@ -321,7 +365,10 @@ pub fn extract_tar_gz<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Resul
 /// # Errors
 /// See [`extract_tar_gz`].
 pub fn extract_tar<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Result<Stats, Error> {
-    std::fs::create_dir_all(dest).map_err(|source| Error::Extract { path: dest.into(), source })?;
+    std::fs::create_dir_all(dest).map_err(|source| Error::Extract {
+        path: dest.into(),
+        source,
+    })?;
     let mut archive = tar::Archive::new(reader);
     let mut stats = Stats::default();
     let mut entries = 0u64;
@@ -329,14 +376,21 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Result<S
     for entry in archive.entries().map_err(Error::Corrupt)? {
         let mut entry = entry.map_err(Error::Corrupt)?;
         let kind = entry.header().entry_type();
-        if matches!(kind, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader) {
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
             continue;
         }
         let raw_path = entry.path().map_err(Error::Corrupt)?.into_owned();
-        let Some(rel) = clean_relative(&raw_path)? else { continue };
+        let Some(rel) = clean_relative(&raw_path)? else {
+            continue;
+        };
         entries += 1;
         if entries > limits.max_files {
-            return Err(Error::TooManyFiles { limit: limits.max_files });
+            return Err(Error::TooManyFiles {
+                limit: limits.max_files,
+            });
         }
         let target = dest.join(&rel);
         match kind {
@@ -349,12 +403,17 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Result<S
                 }
                 refuse_existing_symlink(&target, &rel)?;
                 let budget = limits.max_bytes - stats.bytes;
-                let mut file = File::create(&target).map_err(|source| Error::Extract { path: target.clone(), source })?;
+                let mut file = File::create(&target).map_err(|source| Error::Extract {
+                    path: target.clone(),
+                    source,
+                })?;
                 let copied = copy_limited(&mut entry, &mut file, budget + 1, &target)?;
                 if copied > budget {
                     drop(file);
                     let _ = std::fs::remove_file(&target);
-                    return Err(Error::TooLarge { limit: limits.max_bytes });
+                    return Err(Error::TooLarge {
+                        limit: limits.max_bytes,
+                    });
                 }
                 stats.bytes += copied;
                 stats.files += 1;
@@ -367,7 +426,10 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Result<S
                     .ok_or_else(|| Error::UnsafePath(raw_path.clone()))?
                     .into_owned();
                 if !link_stays_inside(&rel, &link) {
-                    return Err(Error::SymlinkEscapes { path: rel, target: link });
+                    return Err(Error::SymlinkEscapes {
+                        path: rel,
+                        target: link,
+                    });
                 }
                 if let Some(parent) = rel.parent() {
                     ensure_dirs(dest, parent, &mut known_dirs)?;
@@ -379,7 +441,10 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path, limits: &Limits) -> Result<S
                 make_symlink(&link, &target)?;
             }
             other => {
-                return Err(Error::UnsupportedEntry { path: rel, kind: format!("{other:?}") });
+                return Err(Error::UnsupportedEntry {
+                    path: rel,
+                    kind: format!("{other:?}"),
+                });
             }
         }
     }
@@ -396,7 +461,10 @@ fn copy_limited(from: &mut impl Read, to: &mut File, max: u64, path: &Path) -> R
         if n == 0 {
             break;
         }
-        to.write_all(&buf[..n]).map_err(|source| Error::Extract { path: path.into(), source })?;
+        to.write_all(&buf[..n]).map_err(|source| Error::Extract {
+            path: path.into(),
+            source,
+        })?;
         total += n as u64;
     }
     Ok(total)
@@ -412,11 +480,16 @@ fn ensure_dirs(dest: &Path, rel: &Path, known: &mut HashSet<PathBuf>) -> Result<
         }
         let full = dest.join(&cur);
         match std::fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => return Err(Error::ThroughSymlink(rel.to_path_buf())),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::ThroughSymlink(rel.to_path_buf()));
+            }
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(Error::UnsafePath(rel.to_path_buf())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::create_dir(&full).map_err(|source| Error::Extract { path: full.clone(), source })?;
+                std::fs::create_dir(&full).map_err(|source| Error::Extract {
+                    path: full.clone(),
+                    source,
+                })?;
             }
             Err(source) => return Err(Error::Extract { path: full, source }),
         }
@@ -438,8 +511,12 @@ fn refuse_existing_symlink(target: &Path, rel: &Path) -> Result<(), Error> {
 fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|source| Error::Extract { path: path.into(), source })
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        Error::Extract {
+            path: path.into(),
+            source,
+        }
+    })
 }
 
 #[cfg(not(unix))]
@@ -449,12 +526,18 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<(), Error> {
 
 #[cfg(unix)]
 fn make_symlink(link: &Path, target: &Path) -> Result<(), Error> {
-    std::os::unix::fs::symlink(link, target).map_err(|source| Error::Extract { path: target.into(), source })
+    std::os::unix::fs::symlink(link, target).map_err(|source| Error::Extract {
+        path: target.into(),
+        source,
+    })
 }
 
 #[cfg(not(unix))]
 fn make_symlink(_link: &Path, target: &Path) -> Result<(), Error> {
-    Err(Error::UnsupportedEntry { path: target.into(), kind: "Symlink".into() })
+    Err(Error::UnsupportedEntry {
+        path: target.into(),
+        kind: "Symlink".into(),
+    })
 }
 
 /// Package `dir` as a tar+gzip whose entries all live under `prefix/` (Helm's chart layout).
@@ -469,7 +552,10 @@ pub fn write_tar_gz_with_prefix<W: Write>(
     out: W,
 ) -> Result<(W, Stats), Error> {
     // Build in a staging directory so the walker and determinism rules stay in one place.
-    let staging = tempfile::tempdir().map_err(|source| Error::Write { path: dir.into(), source })?;
+    let staging = tempfile::tempdir().map_err(|source| Error::Write {
+        path: dir.into(),
+        source,
+    })?;
     let staged = staging.path().join(prefix);
     copy_tree(dir, &staged, filter, Path::new(""))?;
     write_tar_gz(staging.path(), &SourceFilter::none(), limits, out)
@@ -482,24 +568,44 @@ pub fn write_tar_gz_with_prefix<W: Write>(
 pub fn copy_tree(src: &Path, dst: &Path, filter: &SourceFilter, rel: &Path) -> Result<(), Error> {
     let from = src.join(rel);
     let to = dst.join(rel);
-    std::fs::create_dir_all(&to).map_err(|source| Error::Extract { path: to.clone(), source })?;
-    let rd = std::fs::read_dir(&from).map_err(|source| Error::Write { path: from.clone(), source })?;
+    std::fs::create_dir_all(&to).map_err(|source| Error::Extract {
+        path: to.clone(),
+        source,
+    })?;
+    let rd = std::fs::read_dir(&from).map_err(|source| Error::Write {
+        path: from.clone(),
+        source,
+    })?;
     for entry in rd {
-        let entry = entry.map_err(|source| Error::Write { path: from.clone(), source })?;
+        let entry = entry.map_err(|source| Error::Write {
+            path: from.clone(),
+            source,
+        })?;
         let child = rel.join(entry.file_name());
-        let ft = entry.file_type().map_err(|source| Error::Write { path: entry.path(), source })?;
+        let ft = entry.file_type().map_err(|source| Error::Write {
+            path: entry.path(),
+            source,
+        })?;
         if filter.is_excluded(&child, ft.is_dir()) {
             continue;
         }
         if ft.is_dir() {
             copy_tree(src, dst, filter, &child)?;
         } else if ft.is_file() {
-            std::fs::copy(entry.path(), dst.join(&child))
-                .map_err(|source| Error::Extract { path: dst.join(&child), source })?;
+            std::fs::copy(entry.path(), dst.join(&child)).map_err(|source| Error::Extract {
+                path: dst.join(&child),
+                source,
+            })?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(entry.path()).map_err(|source| Error::Write { path: entry.path(), source })?;
+            let target = std::fs::read_link(entry.path()).map_err(|source| Error::Write {
+                path: entry.path(),
+                source,
+            })?;
             if !link_stays_inside(&child, &target) {
-                return Err(Error::SymlinkEscapes { path: child, target });
+                return Err(Error::SymlinkEscapes {
+                    path: child,
+                    target,
+                });
             }
             make_symlink(&target, &dst.join(&child))?;
         }
@@ -514,8 +620,16 @@ mod tests {
     fn sample_tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("apps/podinfo")).unwrap();
-        std::fs::write(dir.path().join("apps/podinfo/deploy.yaml"), "kind: Deployment\n").unwrap();
-        std::fs::write(dir.path().join("kustomization.yaml"), "resources: [apps/podinfo]\n").unwrap();
+        std::fs::write(
+            dir.path().join("apps/podinfo/deploy.yaml"),
+            "kind: Deployment\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources: [apps/podinfo]\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -528,7 +642,13 @@ mod tests {
         gz.finish().unwrap()
     }
 
-    fn raw_entry(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, link: Option<&str>, body: &[u8]) {
+    fn raw_entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        path: &str,
+        kind: tar::EntryType,
+        link: Option<&str>,
+        body: &[u8],
+    ) {
         // Write the name bytes directly: tar::Header::set_path refuses `..`, an attacker does not.
         let mut h = tar::Header::new_old();
         {
@@ -549,10 +669,26 @@ mod tests {
     #[test]
     fn archives_are_reproducible_and_round_trip() {
         let dir = sample_tree();
-        let (a, stats) = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits::default(), Vec::new()).unwrap();
+        let (a, stats) = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits::default(),
+            Vec::new(),
+        )
+        .unwrap();
         // Touch a file: same content, new mtime.
-        std::fs::write(dir.path().join("kustomization.yaml"), "resources: [apps/podinfo]\n").unwrap();
-        let (b, _) = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits::default(), Vec::new()).unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources: [apps/podinfo]\n",
+        )
+        .unwrap();
+        let (b, _) = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits::default(),
+            Vec::new(),
+        )
+        .unwrap();
         assert_eq!(a, b, "same tree must give byte-identical archives");
         assert_eq!(stats.files, 2);
         let out = tempfile::tempdir().unwrap();
@@ -567,7 +703,13 @@ mod tests {
     fn archiving_refuses_a_symlink_to_etc_passwd() {
         let dir = sample_tree();
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("passwd")).unwrap();
-        let err = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits::default(), Vec::new()).unwrap_err();
+        let err = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits::default(),
+            Vec::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::SymlinkEscapes { .. }), "{err}");
         assert!(err.to_string().contains("outside the source root"));
     }
@@ -575,22 +717,48 @@ mod tests {
     #[test]
     fn archiving_keeps_symlinks_that_stay_inside() {
         let dir = sample_tree();
-        std::os::unix::fs::symlink("../kustomization.yaml", dir.path().join("apps/k.yaml")).unwrap();
-        let (a, _) = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits::default(), Vec::new()).unwrap();
+        std::os::unix::fs::symlink("../kustomization.yaml", dir.path().join("apps/k.yaml"))
+            .unwrap();
+        let (a, _) = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits::default(),
+            Vec::new(),
+        )
+        .unwrap();
         let out = tempfile::tempdir().unwrap();
         extract_tar_gz(&a[..], out.path(), &Limits::default()).unwrap();
-        assert_eq!(std::fs::read_link(out.path().join("apps/k.yaml")).unwrap(), Path::new("../kustomization.yaml"));
+        assert_eq!(
+            std::fs::read_link(out.path().join("apps/k.yaml")).unwrap(),
+            Path::new("../kustomization.yaml")
+        );
     }
 
     #[test]
     fn archiving_enforces_limits() {
         let dir = sample_tree();
         std::fs::write(dir.path().join("big.bin"), vec![0u8; 4096]).unwrap();
-        let err = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits { max_bytes: 1024, max_files: 100 }, Vec::new())
-            .unwrap_err();
+        let err = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits {
+                max_bytes: 1024,
+                max_files: 100,
+            },
+            Vec::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 1024 }), "{err}");
-        let err = write_tar_gz(dir.path(), &SourceFilter::none(), &Limits { max_bytes: 1 << 20, max_files: 2 }, Vec::new())
-            .unwrap_err();
+        let err = write_tar_gz(
+            dir.path(),
+            &SourceFilter::none(),
+            &Limits {
+                max_bytes: 1 << 20,
+                max_files: 2,
+            },
+            Vec::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::TooManyFiles { limit: 2 }), "{err}");
     }
 
@@ -606,7 +774,8 @@ mod tests {
 
     #[test]
     fn extraction_refuses_absolute_paths() {
-        let data = tar_gz_of(|b| raw_entry(b, "/tmp/gyre-evil.txt", tar::EntryType::Regular, None, b"x"));
+        let data =
+            tar_gz_of(|b| raw_entry(b, "/tmp/gyre-evil.txt", tar::EntryType::Regular, None, b"x"));
         let out = tempfile::tempdir().unwrap();
         let err = extract_tar_gz(&data[..], out.path(), &Limits::default()).unwrap_err();
         assert!(matches!(err, Error::UnsafePath(_)), "{err}");
@@ -615,7 +784,15 @@ mod tests {
     #[test]
     fn extraction_refuses_symlinks_out_and_writes_through_symlinks() {
         let out = tempfile::tempdir().unwrap();
-        let data = tar_gz_of(|b| raw_entry(b, "passwd", tar::EntryType::Symlink, Some("/etc/passwd"), b""));
+        let data = tar_gz_of(|b| {
+            raw_entry(
+                b,
+                "passwd",
+                tar::EntryType::Symlink,
+                Some("/etc/passwd"),
+                b"",
+            )
+        });
         let err = extract_tar_gz(&data[..], &out.path().join("a"), &Limits::default()).unwrap_err();
         assert!(matches!(err, Error::SymlinkEscapes { .. }), "{err}");
 
@@ -650,12 +827,31 @@ mod tests {
     #[test]
     fn extraction_counts_real_bytes_not_header_sizes() {
         // A 1 MiB file of zeros compresses to ~1 KiB: a gzip bomb in miniature.
-        let data = tar_gz_of(|b| raw_entry(b, "zeros", tar::EntryType::Regular, None, &vec![0u8; 1 << 20]));
+        let data = tar_gz_of(|b| {
+            raw_entry(
+                b,
+                "zeros",
+                tar::EntryType::Regular,
+                None,
+                &vec![0u8; 1 << 20],
+            )
+        });
         assert!(data.len() < 8192);
         let out = tempfile::tempdir().unwrap();
-        let err = extract_tar_gz(&data[..], out.path(), &Limits { max_bytes: 64 * 1024, max_files: 10 }).unwrap_err();
+        let err = extract_tar_gz(
+            &data[..],
+            out.path(),
+            &Limits {
+                max_bytes: 64 * 1024,
+                max_files: 10,
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::TooLarge { .. }), "{err}");
-        assert!(!out.path().join("zeros").exists(), "partial file must be removed");
+        assert!(
+            !out.path().join("zeros").exists(),
+            "partial file must be removed"
+        );
     }
 
     #[test]
@@ -666,19 +862,33 @@ mod tests {
             }
         });
         let out = tempfile::tempdir().unwrap();
-        let err = extract_tar_gz(&data[..], out.path(), &Limits { max_bytes: 1 << 20, max_files: 5 }).unwrap_err();
+        let err = extract_tar_gz(
+            &data[..],
+            out.path(),
+            &Limits {
+                max_bytes: 1 << 20,
+                max_files: 5,
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::TooManyFiles { limit: 5 }), "{err}");
     }
 
     #[test]
     fn extraction_reports_corruption() {
-        let mut data = tar_gz_of(|b| raw_entry(b, "a.yaml", tar::EntryType::Regular, None, &[b'a'; 10_000]));
+        let mut data =
+            tar_gz_of(|b| raw_entry(b, "a.yaml", tar::EntryType::Regular, None, &[b'a'; 10_000]));
         let mid = data.len() / 2;
         data.truncate(mid);
         let out = tempfile::tempdir().unwrap();
         let err = extract_tar_gz(&data[..], out.path(), &Limits::default()).unwrap_err();
         assert!(matches!(err, Error::Corrupt(_)), "{err}");
-        let err = extract_tar_gz(&b"not a gzip stream at all"[..], out.path(), &Limits::default()).unwrap_err();
+        let err = extract_tar_gz(
+            &b"not a gzip stream at all"[..],
+            out.path(),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Corrupt(_)), "{err}");
     }
 }

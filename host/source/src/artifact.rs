@@ -32,7 +32,11 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// Build a reference.
     pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
-        Self { kind: kind.into(), namespace: namespace.into(), name: name.into() }
+        Self {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -78,7 +82,11 @@ pub struct StoreOptions {
 impl StoreOptions {
     /// Options with documented defaults for `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), base_url: "http://localhost".into(), retention: 2 }
+        Self {
+            root: root.into(),
+            base_url: "http://localhost".into(),
+            retention: 2,
+        }
     }
 }
 
@@ -142,7 +150,13 @@ pub struct Store {
 }
 
 fn check_component(s: &str) -> Result<&str, Error> {
-    if s.is_empty() || s == "." || s == ".." || s.contains('/') || s.contains('\\') || s.contains('\0') {
+    if s.is_empty()
+        || s == "."
+        || s == ".."
+        || s.contains('/')
+        || s.contains('\\')
+        || s.contains('\0')
+    {
         return Err(Error::InvalidPath(s.to_string()));
     }
     Ok(s)
@@ -159,7 +173,11 @@ impl Store {
             path: opts.root.clone(),
             source,
         })?;
-        Ok(Self { root: opts.root, base_url: opts.base_url.trim_end_matches('/').to_string(), retention: opts.retention })
+        Ok(Self {
+            root: opts.root,
+            base_url: opts.base_url.trim_end_matches('/').to_string(),
+            retention: opts.retention,
+        })
     }
 
     /// The root directory.
@@ -183,7 +201,10 @@ impl Store {
     /// The recorded path would leave the store.
     pub fn local_path(&self, artifact: &Artifact) -> Result<PathBuf, Error> {
         let rel = Path::new(&artifact.path);
-        if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
             return Err(Error::InvalidPath(artifact.path.clone()));
         }
         Ok(self.root.join(rel))
@@ -191,7 +212,13 @@ impl Store {
 
     /// Write an artifact for `obj` by streaming into `write`, then move it into place under
     /// its digest. `ext` is the file extension (`tar.gz`, `tgz`, `yaml`).
-    fn write_with<F>(&self, obj: &ObjectRef, revision: &str, ext: &str, write: F) -> Result<Artifact, Error>
+    fn write_with<F>(
+        &self,
+        obj: &ObjectRef,
+        revision: &str,
+        ext: &str,
+        write: F,
+    ) -> Result<Artifact, Error>
     where
         F: FnOnce(&mut HashingWriter<BufWriter<File>>) -> Result<(), Error>,
     {
@@ -200,23 +227,36 @@ impl Store {
         let storage = |path: &Path| {
             let object = obj.to_string();
             let path = path.to_path_buf();
-            move |source| Error::Storage { object, path, source }
+            move |source| Error::Storage {
+                object,
+                path,
+                source,
+            }
         };
         std::fs::create_dir_all(&dir).map_err(storage(&dir))?;
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(storage(&dir))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(storage(&dir))?;
         let file = tmp.reopen().map_err(storage(tmp.path()))?;
         let mut hw = HashingWriter::new(BufWriter::new(file));
         write(&mut hw)?;
         let (buf, hex, size) = hw.finish();
-        let file = buf.into_inner().map_err(|e| storage(tmp.path())(e.into_error()))?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| storage(tmp.path())(e.into_error()))?;
         file.sync_all().map_err(storage(tmp.path()))?;
         drop(file);
         let name = format!("{hex}.{ext}");
         let final_path = dir.join(&name);
-        tmp.persist(&final_path).map_err(|e| storage(&final_path)(e.error))?;
+        tmp.persist(&final_path)
+            .map_err(|e| storage(&final_path)(e.error))?;
         // Same content as an existing artifact: refresh its mtime so GC sees it as newest.
         let now = SystemTime::now();
-        let _ = File::options().write(true).open(&final_path).and_then(|f| f.set_modified(now));
+        let _ = File::options()
+            .write(true)
+            .open(&final_path)
+            .and_then(|f| f.set_modified(now));
         let path = format!("{rel_dir}/{name}");
         Ok(Artifact {
             url: format!("{}/{}", self.base_url, path),
@@ -243,8 +283,11 @@ impl Store {
     ) -> Result<(Artifact, Stats), Error> {
         let mut stats = Stats::default();
         let artifact = self.write_with(obj, revision, "tar.gz", |w| {
-            let (_, s) = archive::write_tar_gz(dir, filter, limits, w)
-                .map_err(|source| Error::Archive { object: obj.to_string(), source })?;
+            let (_, s) =
+                archive::write_tar_gz(dir, filter, limits, w).map_err(|source| Error::Archive {
+                    object: obj.to_string(),
+                    source,
+                })?;
             stats = s;
             Ok(())
         })?;
@@ -255,14 +298,24 @@ impl Store {
     ///
     /// # Errors
     /// Storage I/O.
-    pub fn store_file(&self, obj: &ObjectRef, src: &Path, revision: &str, ext: &str) -> Result<Artifact, Error> {
+    pub fn store_file(
+        &self,
+        obj: &ObjectRef,
+        src: &Path,
+        revision: &str,
+        ext: &str,
+    ) -> Result<Artifact, Error> {
         self.write_with(obj, revision, ext, |w| {
             let mut f = File::open(src).map_err(|source| Error::Storage {
                 object: obj.to_string(),
                 path: src.to_path_buf(),
                 source,
             })?;
-            io::copy(&mut f, w).map_err(|source| Error::Storage { object: obj.to_string(), path: src.to_path_buf(), source })?;
+            io::copy(&mut f, w).map_err(|source| Error::Storage {
+                object: obj.to_string(),
+                path: src.to_path_buf(),
+                source,
+            })?;
             Ok(())
         })
     }
@@ -271,10 +324,19 @@ impl Store {
     ///
     /// # Errors
     /// Storage I/O.
-    pub fn store_bytes(&self, obj: &ObjectRef, bytes: &[u8], revision: &str, ext: &str) -> Result<Artifact, Error> {
+    pub fn store_bytes(
+        &self,
+        obj: &ObjectRef,
+        bytes: &[u8],
+        revision: &str,
+        ext: &str,
+    ) -> Result<Artifact, Error> {
         self.write_with(obj, revision, ext, |w| {
-            w.write_all(bytes)
-                .map_err(|source| Error::Storage { object: obj.to_string(), path: self.root.clone(), source })
+            w.write_all(bytes).map_err(|source| Error::Storage {
+                object: obj.to_string(),
+                path: self.root.clone(),
+                source,
+            })
         })
     }
 
@@ -284,10 +346,18 @@ impl Store {
     /// [`Error::DigestMismatch`] or I/O.
     pub fn verify(&self, obj: &ObjectRef, artifact: &Artifact) -> Result<(), Error> {
         let path = self.local_path(artifact)?;
-        let f = File::open(&path).map_err(|source| Error::Storage { object: obj.to_string(), path: path.clone(), source })?;
+        let f = File::open(&path).map_err(|source| Error::Storage {
+            object: obj.to_string(),
+            path: path.clone(),
+            source,
+        })?;
         let hex = HashingReader::new(BufReader::new(f))
             .finish()
-            .map_err(|source| Error::Storage { object: obj.to_string(), path: path.clone(), source })?;
+            .map_err(|source| Error::Storage {
+                object: obj.to_string(),
+                path: path.clone(),
+                source,
+            })?;
         self.check_digest(obj, artifact, &hex)
     }
 
@@ -308,18 +378,32 @@ impl Store {
     ///
     /// # Errors
     /// Hostile content (see [`crate::archive`]), digest mismatch, I/O.
-    pub fn extract(&self, obj: &ObjectRef, artifact: &Artifact, dest: &Path, limits: &Limits) -> Result<Stats, Error> {
+    pub fn extract(
+        &self,
+        obj: &ObjectRef,
+        artifact: &Artifact,
+        dest: &Path,
+        limits: &Limits,
+    ) -> Result<Stats, Error> {
         let path = self.local_path(artifact)?;
-        let f = File::open(&path).map_err(|source| Error::Storage { object: obj.to_string(), path: path.clone(), source })?;
-        let mut reader = HashingReader::new(BufReader::new(f));
-        let stats = archive::extract_tar_gz(&mut reader, dest, limits).map_err(|source| Error::Extract {
+        let f = File::open(&path).map_err(|source| Error::Storage {
             object: obj.to_string(),
-            path: artifact.path.clone(),
+            path: path.clone(),
             source,
         })?;
-        let hex = reader
-            .finish()
-            .map_err(|source| Error::Storage { object: obj.to_string(), path: path.clone(), source })?;
+        let mut reader = HashingReader::new(BufReader::new(f));
+        let stats = archive::extract_tar_gz(&mut reader, dest, limits).map_err(|source| {
+            Error::Extract {
+                object: obj.to_string(),
+                path: artifact.path.clone(),
+                source,
+            }
+        })?;
+        let hex = reader.finish().map_err(|source| Error::Storage {
+            object: obj.to_string(),
+            path: path.clone(),
+            source,
+        })?;
         self.check_digest(obj, artifact, &hex)?;
         Ok(stats)
     }
@@ -330,7 +414,11 @@ impl Store {
     /// I/O.
     pub fn open(&self, obj: &ObjectRef, artifact: &Artifact) -> Result<File, Error> {
         let path = self.local_path(artifact)?;
-        File::open(&path).map_err(|source| Error::Storage { object: obj.to_string(), path, source })
+        File::open(&path).map_err(|source| Error::Storage {
+            object: obj.to_string(),
+            path,
+            source,
+        })
     }
 
     /// Delete all but the newest `retention` artifacts of `obj` (never `current`), plus stale
@@ -343,7 +431,11 @@ impl Store {
         let storage = |path: &Path| {
             let object = obj.to_string();
             let path = path.to_path_buf();
-            move |source| Error::Storage { object, path, source }
+            move |source| Error::Storage {
+                object,
+                path,
+                source,
+            }
         };
         let keep_path = current.map(|a| self.local_path(a)).transpose()?;
         let rd = match std::fs::read_dir(&dir) {
@@ -377,7 +469,9 @@ impl Store {
                 continue;
             }
             // `current` counts towards the retention budget.
-            let budget = self.retention.saturating_sub(usize::from(keep_path.is_some()));
+            let budget = self
+                .retention
+                .saturating_sub(usize::from(keep_path.is_some()));
             if kept < budget {
                 kept += 1;
                 continue;
@@ -394,7 +488,10 @@ pub(crate) fn read_limited(mut r: impl Read, limit: u64) -> io::Result<Vec<u8>> 
     let mut buf = Vec::new();
     (&mut r).take(limit + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("more than {limit} bytes")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {limit} bytes"),
+        ));
     }
     Ok(buf)
 }
@@ -437,13 +534,21 @@ pub mod revision {
         };
         if let Some((algorithm, hex)) = rest.split_once(':') {
             if is_hex(hex) {
-                return Some(Parsed { name, algorithm, hex });
+                return Some(Parsed {
+                    name,
+                    algorithm,
+                    hex,
+                });
             }
             return None;
         }
         // Legacy `main/<sha1>`.
         let (n, hex) = s.rsplit_once('/')?;
-        (is_hex(hex) && hex.len() == 40).then_some(Parsed { name: Some(n), algorithm: "sha1", hex })
+        (is_hex(hex) && hex.len() == 40).then_some(Parsed {
+            name: Some(n),
+            algorithm: "sha1",
+            hex,
+        })
     }
 
     fn is_hex(s: &str) -> bool {
@@ -464,8 +569,14 @@ mod tests {
     #[test]
     fn revision_strings_match_flux() {
         let sha = "a".repeat(40);
-        assert_eq!(revision::git(Some("main"), &sha), format!("main@sha1:{sha}"));
-        assert_eq!(revision::git(Some("v1.2.3"), &sha), format!("v1.2.3@sha1:{sha}"));
+        assert_eq!(
+            revision::git(Some("main"), &sha),
+            format!("main@sha1:{sha}")
+        );
+        assert_eq!(
+            revision::git(Some("v1.2.3"), &sha),
+            format!("v1.2.3@sha1:{sha}")
+        );
         assert_eq!(revision::git(None, &sha), format!("sha1:{sha}"));
         let d = format!("sha256:{}", "b".repeat(64));
         assert_eq!(revision::oci(Some("latest"), &d), format!("latest@{d}"));
@@ -473,7 +584,10 @@ mod tests {
         let p = revision::parse(&pr).unwrap();
         assert_eq!(p.name, Some("refs/pull/1/head"));
         assert_eq!(p.hex, sha);
-        assert_eq!(revision::parse(&format!("main/{sha}")).unwrap().algorithm, "sha1");
+        assert_eq!(
+            revision::parse(&format!("main/{sha}")).unwrap().algorithm,
+            "sha1"
+        );
         assert!(revision::parse("main@sha1:zz").is_none());
     }
 
@@ -483,17 +597,49 @@ mod tests {
         let store = Store::new(StoreOptions::new(root.path())).unwrap();
         let obj = ObjectRef::new("GitRepository", "flux-system", "podinfo");
         let src = tree();
-        let (a, _) = store.archive_dir(&obj, src.path(), "main@sha1:00", &SourceFilter::none(), &Limits::default()).unwrap();
+        let (a, _) = store
+            .archive_dir(
+                &obj,
+                src.path(),
+                "main@sha1:00",
+                &SourceFilter::none(),
+                &Limits::default(),
+            )
+            .unwrap();
         assert!(a.path.starts_with("gitrepository/flux-system/podinfo/"));
-        assert_eq!(a.path, format!("gitrepository/flux-system/podinfo/{}.tar.gz", &a.digest[7..]));
+        assert_eq!(
+            a.path,
+            format!(
+                "gitrepository/flux-system/podinfo/{}.tar.gz",
+                &a.digest[7..]
+            )
+        );
         assert_eq!(a.url, format!("http://localhost/{}", a.path));
-        assert_eq!(a.size, std::fs::metadata(store.local_path(&a).unwrap()).unwrap().len());
+        assert_eq!(
+            a.size,
+            std::fs::metadata(store.local_path(&a).unwrap())
+                .unwrap()
+                .len()
+        );
         store.verify(&obj, &a).unwrap();
-        let (b, _) = store.archive_dir(&obj, src.path(), "main@sha1:00", &SourceFilter::none(), &Limits::default()).unwrap();
+        let (b, _) = store
+            .archive_dir(
+                &obj,
+                src.path(),
+                "main@sha1:00",
+                &SourceFilter::none(),
+                &Limits::default(),
+            )
+            .unwrap();
         assert_eq!(a.digest, b.digest);
         let out = tempfile::tempdir().unwrap();
-        store.extract(&obj, &a, out.path(), &Limits::default()).unwrap();
-        assert_eq!(std::fs::read_to_string(out.path().join("a.yaml")).unwrap(), "a: 1\n");
+        store
+            .extract(&obj, &a, out.path(), &Limits::default())
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("a.yaml")).unwrap(),
+            "a: 1\n"
+        );
     }
 
     #[test]
@@ -501,10 +647,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = Store::new(StoreOptions::new(root.path())).unwrap();
         let obj = ObjectRef::new("Bucket", "default", "b");
-        let a = store.store_bytes(&obj, b"hello", "sha256:00", "txt").unwrap();
+        let a = store
+            .store_bytes(&obj, b"hello", "sha256:00", "txt")
+            .unwrap();
         std::fs::write(store.local_path(&a).unwrap(), b"HELLO").unwrap();
         let err = store.verify(&obj, &a).unwrap_err();
-        assert!(err.to_string().contains("Bucket default/b: artifact"), "{err}");
+        assert!(
+            err.to_string().contains("Bucket default/b: artifact"),
+            "{err}"
+        );
         assert!(matches!(err, Error::DigestMismatch { .. }));
     }
 
@@ -512,7 +663,9 @@ mod tests {
     fn hostile_object_names_cannot_leave_the_store() {
         let root = tempfile::tempdir().unwrap();
         let store = Store::new(StoreOptions::new(root.path())).unwrap();
-        let err = store.store_bytes(&ObjectRef::new("Bucket", "..", "x"), b"x", "r", "txt").unwrap_err();
+        let err = store
+            .store_bytes(&ObjectRef::new("Bucket", "..", "x"), b"x", "r", "txt")
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidPath(_)));
         let bad = Artifact {
             path: "../../etc/passwd".into(),
@@ -535,16 +688,27 @@ mod tests {
         let obj = ObjectRef::new("GitRepository", "default", "app");
         let mut arts = Vec::new();
         for i in 0..5u64 {
-            let a = store.store_bytes(&obj, format!("v{i}").as_bytes(), &format!("r{i}"), "txt").unwrap();
+            let a = store
+                .store_bytes(&obj, format!("v{i}").as_bytes(), &format!("r{i}"), "txt")
+                .unwrap();
             // Distinct, increasing mtimes without sleeping.
             let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i);
-            File::options().write(true).open(store.local_path(&a).unwrap()).unwrap().set_modified(t).unwrap();
+            File::options()
+                .write(true)
+                .open(store.local_path(&a).unwrap())
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
             arts.push(a);
         }
         let deleted = store.gc(&obj, Some(&arts[4])).unwrap();
         assert_eq!(deleted.len(), 3);
         for (i, a) in arts.iter().enumerate() {
-            assert_eq!(store.local_path(a).unwrap().exists(), i >= 3, "artifact {i}");
+            assert_eq!(
+                store.local_path(a).unwrap().exists(),
+                i >= 3,
+                "artifact {i}"
+            );
         }
         // The current artifact survives even when older than the others.
         let deleted = store.gc(&obj, Some(&arts[3])).unwrap();

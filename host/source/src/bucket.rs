@@ -198,9 +198,17 @@ pub async fn reconcile(
     opts: &BucketOptions,
     last_revision: Option<&str>,
 ) -> Result<BucketOutcome, Error> {
-    match tokio::time::timeout(opts.timeout, reconcile_inner(store, obj, opts, last_revision)).await {
+    match tokio::time::timeout(
+        opts.timeout,
+        reconcile_inner(store, obj, opts, last_revision),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(_) => Err(Error::Timeout { object: obj.to_string(), timeout: opts.timeout }),
+        Err(_) => Err(Error::Timeout {
+            object: obj.to_string(),
+            timeout: opts.timeout,
+        }),
     }
 }
 
@@ -213,44 +221,80 @@ async fn reconcile_inner(
     let endpoint = if opts.endpoint.contains("://") {
         opts.endpoint.clone()
     } else {
-        format!("{}://{}", if opts.insecure { "http" } else { "https" }, opts.endpoint)
+        format!(
+            "{}://{}",
+            if opts.insecure { "http" } else { "https" },
+            opts.endpoint
+        )
     };
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&opts.bucket_name)
         .with_endpoint(endpoint)
         .with_region(&opts.region)
         .with_allow_http(opts.insecure)
-        .with_virtual_hosted_style_request(false);
+        .with_virtual_hosted_style_request(false)
+        .with_retry(object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: opts.timeout,
+            ..Default::default()
+        });
     match (&opts.access_key, &opts.secret_key) {
         (Some(a), Some(s)) => builder = builder.with_access_key_id(a).with_secret_access_key(s),
         _ => builder = builder.with_skip_signature(true),
     }
-    let s3 = builder.build().map_err(|source| Error::InvalidConfig { object: obj.to_string(), source })?;
+    let s3 = builder.build().map_err(|source| Error::InvalidConfig {
+        object: obj.to_string(),
+        source,
+    })?;
     let prefix = opts.prefix.as_deref().map(object_store::path::Path::from);
     let listing: Vec<object_store::ObjectMeta> = s3
         .list(prefix.as_ref())
         .try_collect()
         .await
-        .map_err(|source| Error::ListFailed { object: obj.to_string(), bucket: opts.bucket_name.clone(), source })?;
+        .map_err(|source| Error::ListFailed {
+            object: obj.to_string(),
+            bucket: opts.bucket_name.clone(),
+            source,
+        })?;
 
     // .sourceignore at the bucket root, then spec.ignore.
     let mut filter = SourceFilter::none();
-    let ignore_err = |source| Error::IgnoreRules { object: obj.to_string(), source };
-    if listing.iter().any(|m| m.location.as_ref() == SOURCEIGNORE_FILE) {
+    let ignore_err = |source| Error::IgnoreRules {
+        object: obj.to_string(),
+        source,
+    };
+    if listing
+        .iter()
+        .any(|m| m.location.as_ref() == SOURCEIGNORE_FILE)
+    {
         let path = object_store::path::Path::from(SOURCEIGNORE_FILE);
         let bytes = s3
             .get(&path)
             .await
-            .map_err(|source| Error::DownloadFailed { object: obj.to_string(), key: SOURCEIGNORE_FILE.into(), source })?
+            .map_err(|source| Error::DownloadFailed {
+                object: obj.to_string(),
+                key: SOURCEIGNORE_FILE.into(),
+                source,
+            })?
             .bytes()
             .await
-            .map_err(|source| Error::DownloadFailed { object: obj.to_string(), key: SOURCEIGNORE_FILE.into(), source })?;
+            .map_err(|source| Error::DownloadFailed {
+                object: obj.to_string(),
+                key: SOURCEIGNORE_FILE.into(),
+                source,
+            })?;
         filter
-            .push_lines(Path::new(""), String::from_utf8_lossy(&bytes).lines(), SOURCEIGNORE_FILE)
+            .push_lines(
+                Path::new(""),
+                String::from_utf8_lossy(&bytes).lines(),
+                SOURCEIGNORE_FILE,
+            )
             .map_err(ignore_err)?;
     }
     if let Some(spec) = &opts.ignore {
-        filter.push_lines(Path::new(""), spec.lines(), "spec.ignore").map_err(ignore_err)?;
+        filter
+            .push_lines(Path::new(""), spec.lines(), "spec.ignore")
+            .map_err(ignore_err)?;
     }
 
     let mut selected = Vec::new();
@@ -260,7 +304,10 @@ async fn reconcile_inner(
         if key.ends_with('/') {
             continue;
         }
-        let rel = safe_rel(&key).ok_or_else(|| Error::UnsafeKey { object: obj.to_string(), key: key.clone() })?;
+        let rel = safe_rel(&key).ok_or_else(|| Error::UnsafeKey {
+            object: obj.to_string(),
+            key: key.clone(),
+        })?;
         if excluded_with_parents(&filter, &rel) {
             continue;
         }
@@ -268,18 +315,30 @@ async fn reconcile_inner(
         selected.push((key, rel, meta.e_tag.clone().unwrap_or_default()));
     }
     if selected.len() as u64 > opts.limits.max_files {
-        return Err(Error::TooLarge { object: obj.to_string(), what: format!("more than {} objects", opts.limits.max_files) });
+        return Err(Error::TooLarge {
+            object: obj.to_string(),
+            what: format!("more than {} objects", opts.limits.max_files),
+        });
     }
     if total > opts.limits.max_bytes {
-        return Err(Error::TooLarge { object: obj.to_string(), what: format!("more than {} bytes", opts.limits.max_bytes) });
+        return Err(Error::TooLarge {
+            object: obj.to_string(),
+            what: format!("more than {} bytes", opts.limits.max_bytes),
+        });
     }
-    let index: Vec<(String, String)> = selected.iter().map(|(k, _, e)| (k.clone(), e.clone())).collect();
+    let index: Vec<(String, String)> = selected
+        .iter()
+        .map(|(k, _, e)| (k.clone(), e.clone()))
+        .collect();
     let revision = index_revision(&index);
     if last_revision == Some(revision.as_str()) {
         return Ok(BucketOutcome::Unchanged { revision });
     }
 
-    let scratch = tempfile::tempdir().map_err(|source| Error::Io { object: obj.to_string(), source })?;
+    let scratch = tempfile::tempdir().map_err(|source| Error::Io {
+        object: obj.to_string(),
+        source,
+    })?;
     let root = scratch.path().to_path_buf();
     let s3 = &s3;
     futures::stream::iter(selected.iter())
@@ -287,9 +346,16 @@ async fn reconcile_inner(
             let dest = root.join(rel);
             async move {
                 let path = object_store::path::Path::from(key.as_str());
-                let dl = |source| Error::DownloadFailed { object: obj.to_string(), key: key.clone(), source };
+                let dl = |source| Error::DownloadFailed {
+                    object: obj.to_string(),
+                    key: key.clone(),
+                    source,
+                };
                 let bytes = s3.get(&path).await.map_err(dl)?.bytes().await.map_err(dl)?;
-                let io = |source| Error::Io { object: obj.to_string(), source };
+                let io = |source| Error::Io {
+                    object: obj.to_string(),
+                    source,
+                };
                 if let Some(parent) = dest.parent() {
                     tokio::fs::create_dir_all(parent).await.map_err(io)?;
                 }
@@ -303,10 +369,15 @@ async fn reconcile_inner(
 
     let (store2, obj2, limits) = (store.clone(), obj.clone(), opts.limits);
     let rev2 = revision.clone();
-    let artifact = tokio::task::spawn_blocking(move || store2.archive_dir(&obj2, &root, &rev2, &SourceFilter::none(), &limits))
-        .await
-        .map_err(|e| Error::Io { object: obj.to_string(), source: std::io::Error::other(e) })??
-        .0;
+    let artifact = tokio::task::spawn_blocking(move || {
+        store2.archive_dir(&obj2, &root, &rev2, &SourceFilter::none(), &limits)
+    })
+    .await
+    .map_err(|e| Error::Io {
+        object: obj.to_string(),
+        source: std::io::Error::other(e),
+    })??
+    .0;
     drop(scratch);
     Ok(BucketOutcome::Updated(artifact))
 }
@@ -329,7 +400,10 @@ mod tests {
 
     #[test]
     fn revision_is_order_independent_and_etag_sensitive() {
-        let a = vec![("b.yaml".to_string(), "\"2\"".to_string()), ("a.yaml".to_string(), "\"1\"".to_string())];
+        let a = vec![
+            ("b.yaml".to_string(), "\"2\"".to_string()),
+            ("a.yaml".to_string(), "\"1\"".to_string()),
+        ];
         let mut b = a.clone();
         b.reverse();
         assert_eq!(index_revision(&a), index_revision(&b));

@@ -52,7 +52,9 @@ impl Comparator {
 
 /// Compare ignoring build metadata (semver precedence).
 fn cmp_versions(a: &Version, b: &Version) -> Ordering {
-    (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)).then_with(|| a.pre.cmp(&b.pre))
+    (a.major, a.minor, a.patch)
+        .cmp(&(b.major, b.minor, b.patch))
+        .then_with(|| a.pre.cmp(&b.pre))
 }
 
 /// A parsed constraint.
@@ -79,7 +81,10 @@ struct Partial {
 fn parse_partial(s: &str) -> Option<Partial> {
     let s = s.strip_prefix('v').unwrap_or(s);
     let (core, pre) = match s.split_once('-') {
-        Some((c, p)) => (c, semver::Prerelease::new(p.split('+').next().unwrap_or("")).ok()?),
+        Some((c, p)) => (
+            c,
+            semver::Prerelease::new(p.split('+').next().unwrap_or("")).ok()?,
+        ),
         None => (s.split('+').next().unwrap_or(""), semver::Prerelease::EMPTY),
     };
     let mut parts = core.split('.');
@@ -99,7 +104,12 @@ fn parse_partial(s: &str) -> Option<Partial> {
     if (major.is_none() && minor.is_some()) || (minor.is_none() && patch.is_some()) {
         return None;
     }
-    Some(Partial { major, minor, patch, pre })
+    Some(Partial {
+        major,
+        minor,
+        patch,
+        pre,
+    })
 }
 
 fn v(major: u64, minor: u64, patch: u64) -> Version {
@@ -123,7 +133,10 @@ impl Constraint {
     /// # Errors
     /// Unknown operators or malformed versions.
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        let err = |reason| ParseError { input: input.to_string(), reason };
+        let err = |reason| ParseError {
+            input: input.to_string(),
+            reason,
+        };
         let mut groups = Vec::new();
         for alt in input.split("||") {
             let mut group = Vec::new();
@@ -148,7 +161,10 @@ impl Constraint {
                 if i + 2 < tokens.len() && tokens[i + 1] == "-" {
                     let lo = parse_partial(&tokens[i]).ok_or(err("bad version in range"))?;
                     let hi = parse_partial(&tokens[i + 2]).ok_or(err("bad version in range"))?;
-                    group.push(Comparator { op: Op::Ge, version: floor(&lo) });
+                    group.push(Comparator {
+                        op: Op::Ge,
+                        version: floor(&lo),
+                    });
                     push_le(&mut group, &hi);
                     i += 3;
                     continue;
@@ -158,7 +174,10 @@ impl Constraint {
             }
             groups.push(group);
         }
-        Ok(Self { input: input.to_string(), groups })
+        Ok(Self {
+            input: input.to_string(),
+            groups,
+        })
     }
 
     /// Whether `version` satisfies the constraint.
@@ -172,7 +191,10 @@ impl Constraint {
     }
 
     /// The highest of `candidates` that satisfies the constraint.
-    pub fn best<'a, T>(&self, candidates: impl IntoIterator<Item = (Version, &'a T)>) -> Option<(Version, &'a T)>
+    pub fn best<'a, T>(
+        &self,
+        candidates: impl IntoIterator<Item = (Version, &'a T)>,
+    ) -> Option<(Version, &'a T)>
     where
         T: ?Sized,
     {
@@ -184,7 +206,11 @@ impl Constraint {
 }
 
 fn floor(p: &Partial) -> Version {
-    let mut out = v(p.major.unwrap_or(0), p.minor.unwrap_or(0), p.patch.unwrap_or(0));
+    let mut out = v(
+        p.major.unwrap_or(0),
+        p.minor.unwrap_or(0),
+        p.patch.unwrap_or(0),
+    );
     out.pre = p.pre.clone();
     out
 }
@@ -193,9 +219,18 @@ fn floor(p: &Partial) -> Version {
 fn push_le(group: &mut Vec<Comparator>, p: &Partial) {
     match (p.major, p.minor, p.patch) {
         (None, _, _) => {}
-        (Some(ma), None, _) => group.push(Comparator { op: Op::Lt, version: v(ma + 1, 0, 0) }),
-        (Some(ma), Some(mi), None) => group.push(Comparator { op: Op::Lt, version: v(ma, mi + 1, 0) }),
-        (Some(_), Some(_), Some(_)) => group.push(Comparator { op: Op::Le, version: floor(p) }),
+        (Some(ma), None, _) => group.push(Comparator {
+            op: Op::Lt,
+            version: v(ma + 1, 0, 0),
+        }),
+        (Some(ma), Some(mi), None) => group.push(Comparator {
+            op: Op::Lt,
+            version: v(ma, mi + 1, 0),
+        }),
+        (Some(_), Some(_), Some(_)) => group.push(Comparator {
+            op: Op::Le,
+            version: floor(p),
+        }),
     }
 }
 
@@ -210,7 +245,9 @@ fn wildcard_upper(p: &Partial) -> Option<Version> {
 }
 
 fn parse_comparator(tok: &str, group: &mut Vec<Comparator>) -> Option<()> {
-    let ops = ["!=", ">=", "<=", "=>", "=<", "==", ">", "<", "=", "~>", "~", "^"];
+    let ops = [
+        "!=", ">=", "<=", "=>", "=<", "==", ">", "<", "=", "~>", "~", "^",
+    ];
     let (op, rest) = ops
         .iter()
         .find_map(|o| tok.strip_prefix(o).map(|r| (*o, r)))
@@ -223,10 +260,19 @@ fn parse_comparator(tok: &str, group: &mut Vec<Comparator>) -> Option<()> {
                 return Some(()); // `*`: anything
             }
             if wild {
-                group.push(Comparator { op: Op::Ge, version: floor(&p) });
-                group.push(Comparator { op: Op::Lt, version: wildcard_upper(&p)? });
+                group.push(Comparator {
+                    op: Op::Ge,
+                    version: floor(&p),
+                });
+                group.push(Comparator {
+                    op: Op::Lt,
+                    version: wildcard_upper(&p)?,
+                });
             } else {
-                group.push(Comparator { op: Op::Eq, version: floor(&p) });
+                group.push(Comparator {
+                    op: Op::Eq,
+                    version: floor(&p),
+                });
             }
         }
         "!=" => {
@@ -236,29 +282,53 @@ fn parse_comparator(tok: &str, group: &mut Vec<Comparator>) -> Option<()> {
                 // via an impossible-to-satisfy pair would be wrong, so reject.
                 return None;
             }
-            group.push(Comparator { op: Op::Ne, version: floor(&p) });
+            group.push(Comparator {
+                op: Op::Ne,
+                version: floor(&p),
+            });
         }
         ">" => match wildcard_upper(&p) {
             // `>1.2` means greater than any 1.2.x.
-            Some(up) => group.push(Comparator { op: Op::Ge, version: up }),
+            Some(up) => group.push(Comparator {
+                op: Op::Ge,
+                version: up,
+            }),
             None if p.major.is_none() => return None,
-            None => group.push(Comparator { op: Op::Gt, version: floor(&p) }),
+            None => group.push(Comparator {
+                op: Op::Gt,
+                version: floor(&p),
+            }),
         },
-        ">=" | "=>" => group.push(Comparator { op: Op::Ge, version: floor(&p) }),
-        "<" => group.push(Comparator { op: Op::Lt, version: floor(&p) }),
+        ">=" | "=>" => group.push(Comparator {
+            op: Op::Ge,
+            version: floor(&p),
+        }),
+        "<" => group.push(Comparator {
+            op: Op::Lt,
+            version: floor(&p),
+        }),
         "<=" | "=<" => push_le(group, &p),
         "~" | "~>" => {
             let ma = p.major?;
-            group.push(Comparator { op: Op::Ge, version: floor(&p) });
+            group.push(Comparator {
+                op: Op::Ge,
+                version: floor(&p),
+            });
             let up = match p.minor {
                 None => v(ma + 1, 0, 0),
                 Some(mi) => v(ma, mi + 1, 0),
             };
-            group.push(Comparator { op: Op::Lt, version: up });
+            group.push(Comparator {
+                op: Op::Lt,
+                version: up,
+            });
         }
         "^" => {
             let ma = p.major?;
-            group.push(Comparator { op: Op::Ge, version: floor(&p) });
+            group.push(Comparator {
+                op: Op::Ge,
+                version: floor(&p),
+            });
             let up = match (ma, p.minor, p.patch) {
                 (0, None, _) => v(1, 0, 0),
                 (0, Some(0), None) => v(0, 1, 0),
@@ -266,7 +336,10 @@ fn parse_comparator(tok: &str, group: &mut Vec<Comparator>) -> Option<()> {
                 (0, Some(mi), _) => v(0, mi + 1, 0),
                 (ma, _, _) => v(ma + 1, 0, 0),
             };
-            group.push(Comparator { op: Op::Lt, version: up });
+            group.push(Comparator {
+                op: Op::Lt,
+                version: up,
+            });
         }
         _ => return None,
     }
@@ -280,10 +353,16 @@ mod tests {
     fn ok(c: &str, yes: &[&str], no: &[&str]) {
         let c = Constraint::parse(c).unwrap();
         for y in yes {
-            assert!(c.matches(&parse_version(y).unwrap()), "{c} should match {y}");
+            assert!(
+                c.matches(&parse_version(y).unwrap()),
+                "{c} should match {y}"
+            );
         }
         for n in no {
-            assert!(!c.matches(&parse_version(n).unwrap()), "{c} should not match {n}");
+            assert!(
+                !c.matches(&parse_version(n).unwrap()),
+                "{c} should not match {n}"
+            );
         }
     }
 
@@ -332,7 +411,10 @@ mod tests {
     fn best_picks_the_highest_match() {
         let c = Constraint::parse("^1").unwrap();
         let tags = ["v1.0.0", "v1.3.0", "v2.0.0", "junk", "v1.2.9"];
-        let best = c.best(tags.iter().filter_map(|t| parse_version(t).map(|v| (v, *t))));
+        let best = c.best(
+            tags.iter()
+                .filter_map(|t| parse_version(t).map(|v| (v, *t))),
+        );
         assert_eq!(best.map(|(_, t)| t), Some("v1.3.0"));
     }
 

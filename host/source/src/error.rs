@@ -69,16 +69,16 @@ impl Error {
             Error::Git(e) => match e {
                 git::Error::InvalidSpec { .. } => reason::INVALID_SPEC,
                 git::Error::Artifact(a) => artifact_reason(a),
-                git::Error::IncludeFailed { .. } | git::Error::IgnoreRules { .. } | git::Error::TempDir { .. } => {
-                    reason::STORAGE_OPERATION_FAILED
-                }
+                git::Error::IncludeFailed { .. }
+                | git::Error::IgnoreRules { .. }
+                | git::Error::TempDir { .. } => reason::STORAGE_OPERATION_FAILED,
                 _ => reason::GIT_OPERATION_FAILED,
             },
             Error::Oci(e) => match e {
                 oci::Error::InvalidSpec { .. } => reason::URL_INVALID,
-                oci::Error::ExtractFailed { .. } | oci::Error::LayerNotFound { .. } | oci::Error::IgnoreRules { .. } => {
-                    reason::OCI_LAYER_OPERATION_FAILED
-                }
+                oci::Error::ExtractFailed { .. }
+                | oci::Error::LayerNotFound { .. }
+                | oci::Error::IgnoreRules { .. } => reason::OCI_LAYER_OPERATION_FAILED,
                 oci::Error::Artifact(a) => artifact_reason(a),
                 _ => reason::OCI_PULL_FAILED,
             },
@@ -108,11 +108,20 @@ mod tests {
 
     #[test]
     fn reasons_follow_flux() {
-        let e: Error = git::Error::RefNotFound { object: "o".into(), url: "u".into(), what: "branch".into() }.into();
+        let e: Error = git::Error::RefNotFound {
+            object: "o".into(),
+            url: "u".into(),
+            what: "branch".into(),
+        }
+        .into();
         assert_eq!(e.reason(), "GitOperationFailed");
         let e: Error = artifact::Error::InvalidPath("..".into()).into();
         assert_eq!(e.reason(), "StorageOperationFailed");
-        let e: Error = oci::Error::InvalidSpec { object: "o".into(), reason: "r".into() }.into();
+        let e: Error = oci::Error::InvalidSpec {
+            object: "o".into(),
+            reason: "r".into(),
+        }
+        .into();
         assert_eq!(e.reason(), "URLInvalid");
     }
 }

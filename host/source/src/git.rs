@@ -48,7 +48,9 @@ pub struct BasicAuth {
 
 impl std::fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -294,23 +296,43 @@ pub async fn reconcile(
     opts: &GitRepositoryOptions,
     last: Option<&LastObserved>,
 ) -> Result<GitOutcome, Error> {
-    let included_digests: Vec<String> = opts.include.iter().map(|i| i.artifact.digest.clone()).collect();
+    let included_digests: Vec<String> = opts
+        .include
+        .iter()
+        .map(|i| i.artifact.digest.clone())
+        .collect();
     let last_revision = last
         .filter(|l| l.included_digests == included_digests)
         .map(|l| l.revision.clone());
     let work = tempfile::Builder::new()
         .prefix("gyre-git-")
         .tempdir()
-        .map_err(|source| Error::TempDir { object: obj.to_string(), source })?;
+        .map_err(|source| Error::TempDir {
+            object: obj.to_string(),
+            source,
+        })?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let fetched = {
-        let (obj2, opts2, dir, intr) = (obj.clone(), opts.clone(), work.path().to_path_buf(), interrupt.clone());
-        let task = tokio::task::spawn_blocking(move || fetch_and_checkout(&obj2, &opts2, &dir, last_revision.as_deref(), &intr));
+        let (obj2, opts2, dir, intr) = (
+            obj.clone(),
+            opts.clone(),
+            work.path().to_path_buf(),
+            interrupt.clone(),
+        );
+        let task = tokio::task::spawn_blocking(move || {
+            fetch_and_checkout(&obj2, &opts2, &dir, last_revision.as_deref(), &intr)
+        });
         match tokio::time::timeout(opts.timeout, task).await {
-            Ok(joined) => joined.map_err(|source| Error::Worker { object: obj.to_string(), source })??,
+            Ok(joined) => joined.map_err(|source| Error::Worker {
+                object: obj.to_string(),
+                source,
+            })??,
             Err(_) => {
                 interrupt.store(true, Ordering::Relaxed);
-                return Err(Error::Timeout { object: obj.to_string(), timeout: opts.timeout });
+                return Err(Error::Timeout {
+                    object: obj.to_string(),
+                    timeout: opts.timeout,
+                });
             }
         }
     };
@@ -324,14 +346,24 @@ pub async fn reconcile(
     let artifact = tokio::task::spawn_blocking(move || -> Result<Artifact, Error> {
         apply_includes(&store, &obj2, &opts2, &tree)?;
         let filter = SourceFilter::for_tree(&tree, Defaults::Source, opts2.ignore.as_deref())
-            .map_err(|source| Error::IgnoreRules { object: obj2.to_string(), source })?;
-        let (artifact, _) = store.archive_dir(&obj2, &tree, &resolved.revision, &filter, &opts2.limits)?;
+            .map_err(|source| Error::IgnoreRules {
+                object: obj2.to_string(),
+                source,
+            })?;
+        let (artifact, _) =
+            store.archive_dir(&obj2, &tree, &resolved.revision, &filter, &opts2.limits)?;
         Ok(artifact)
     })
     .await
-    .map_err(|source| Error::Worker { object: obj.to_string(), source })??;
+    .map_err(|source| Error::Worker {
+        object: obj.to_string(),
+        source,
+    })??;
     drop(work);
-    Ok(GitOutcome::Updated { artifact, included_digests })
+    Ok(GitOutcome::Updated {
+        artifact,
+        included_digests,
+    })
 }
 
 /// List the remote's refs and resolve `opts.reference` without fetching objects.
@@ -342,7 +374,10 @@ pub async fn resolve(obj: &ObjectRef, opts: &GitRepositoryOptions) -> Result<Res
     let work = tempfile::Builder::new()
         .prefix("gyre-git-")
         .tempdir()
-        .map_err(|source| Error::TempDir { object: obj.to_string(), source })?;
+        .map_err(|source| Error::TempDir {
+            object: obj.to_string(),
+            source,
+        })?;
     let (obj2, opts2, dir) = (obj.clone(), opts.clone(), work.path().to_path_buf());
     let task = tokio::task::spawn_blocking(move || {
         let session = Session::new(&obj2, &opts2, &dir)?;
@@ -351,14 +386,23 @@ pub async fn resolve(obj: &ObjectRef, opts: &GitRepositoryOptions) -> Result<Res
         resolve_in(&obj2, &opts2, &prep.ref_map().remote_refs)
     });
     match tokio::time::timeout(opts.timeout, task).await {
-        Ok(joined) => joined.map_err(|source| Error::Worker { object: obj.to_string(), source })?,
-        Err(_) => Err(Error::Timeout { object: obj.to_string(), timeout: opts.timeout }),
+        Ok(joined) => joined.map_err(|source| Error::Worker {
+            object: obj.to_string(),
+            source,
+        })?,
+        Err(_) => Err(Error::Timeout {
+            object: obj.to_string(),
+            timeout: opts.timeout,
+        }),
     }
 }
 
 enum Fetched {
     Unchanged(String),
-    CheckedOut { resolved: ResolvedRef, tree: PathBuf },
+    CheckedOut {
+        resolved: ResolvedRef,
+        tree: PathBuf,
+    },
 }
 
 /// Per-operation gix configuration: isolated from the machine's git config, with auth and
@@ -371,7 +415,11 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(obj: &'a ObjectRef, opts: &'a GitRepositoryOptions, work: &'a Path) -> Result<Self, Error> {
+    fn new(
+        obj: &'a ObjectRef,
+        opts: &'a GitRepositoryOptions,
+        work: &'a Path,
+    ) -> Result<Self, Error> {
         let has_http_creds = opts.auth.basic.is_some() || opts.auth.bearer_token.is_some();
         if has_http_creds && opts.url.starts_with("http://") && !opts.auth.allow_insecure_http {
             return Err(Error::InvalidSpec {
@@ -380,7 +428,10 @@ impl<'a> Session<'a> {
             });
         }
         let mut overrides = vec![
-            format!("gitoxide.http.connectTimeout={}", opts.timeout.as_millis().min(u64::MAX as u128)),
+            format!(
+                "gitoxide.http.connectTimeout={}",
+                opts.timeout.as_millis().min(u64::MAX as u128)
+            ),
             "http.lowSpeedLimit=1".to_string(),
             format!("http.lowSpeedTime={}", opts.timeout.as_secs().max(1)),
             "core.symlinks=true".to_string(),
@@ -393,7 +444,10 @@ impl<'a> Session<'a> {
             let key = work.join("identity");
             let kh = work.join("known_hosts");
             let write = |p: &Path, s: &str| {
-                write_private(p, s).map_err(|source| Error::TempDir { object: obj.to_string(), source })
+                write_private(p, s).map_err(|source| Error::TempDir {
+                    object: obj.to_string(),
+                    source,
+                })
             };
             write(&key, &ssh.identity)?;
             write(&kh, &ssh.known_hosts)?;
@@ -403,11 +457,20 @@ impl<'a> Session<'a> {
                 kh.display()
             ));
         }
-        Ok(Self { obj, opts, work, overrides })
+        Ok(Self {
+            obj,
+            opts,
+            work,
+            overrides,
+        })
     }
 
     fn fetch_err(&self, e: impl Into<BoxError>) -> Error {
-        Error::FetchFailed { object: self.obj.to_string(), url: redact(&self.opts.url), source: e.into() }
+        Error::FetchFailed {
+            object: self.obj.to_string(),
+            url: redact(&self.opts.url),
+            source: e.into(),
+        }
     }
 
     fn init_repo(&self) -> Result<gix::Repository, Error> {
@@ -415,37 +478,53 @@ impl<'a> Session<'a> {
     }
 
     fn init_repo_at(&self, path: &Path) -> Result<gix::Repository, Error> {
-        let open = gix::open::Options::isolated().config_overrides(self.overrides.iter().map(String::as_str));
-        gix::ThreadSafeRepository::init_opts(path, gix::create::Kind::Bare, gix::create::Options::default(), open)
-            .map(|r| r.to_thread_local())
-            .map_err(|e| self.fetch_err(e))
+        let open = gix::open::Options::isolated()
+            .config_overrides(self.overrides.iter().map(String::as_str));
+        gix::ThreadSafeRepository::init_opts(
+            path,
+            gix::create::Kind::Bare,
+            gix::create::Options::default(),
+            open,
+        )
+        .map(|r| r.to_thread_local())
+        .map_err(|e| self.fetch_err(e))
     }
 
     fn prepare<'r>(
         &self,
         repo: &'r gix::Repository,
         refspecs: &[String],
-    ) -> Result<gix::remote::fetch::Prepare<'static, 'r, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>, Error>
-    {
+    ) -> Result<
+        gix::remote::fetch::Prepare<
+            'static,
+            'r,
+            Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+        >,
+        Error,
+    > {
         let remote = repo
             .remote_at(self.opts.url.as_str())
             .map_err(|e| self.fetch_err(e))?
             .with_fetch_tags(Tags::None)
             .with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
             .map_err(|e| self.fetch_err(e))?;
-        let conn = remote.connect(Direction::Fetch).map_err(|e| self.fetch_err(e))?;
+        let conn = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| self.fetch_err(e))?;
         let conn = match (&self.opts.auth.basic, &self.opts.auth.bearer_token) {
             (Some(basic), None) => {
                 let basic = basic.clone();
                 conn.with_credentials(move |action| match action {
-                    gix::credentials::helper::Action::Get(ctx) => Ok(Some(gix::credentials::protocol::Outcome {
-                        identity: gix::sec::identity::Account {
-                            username: basic.username.clone(),
-                            password: basic.password.clone(),
-                            oauth_refresh_token: None,
-                        },
-                        next: ctx.into(),
-                    })),
+                    gix::credentials::helper::Action::Get(ctx) => {
+                        Ok(Some(gix::credentials::protocol::Outcome {
+                            identity: gix::sec::identity::Account {
+                                username: basic.username.clone(),
+                                password: basic.password.clone(),
+                                oauth_refresh_token: None,
+                            },
+                            next: ctx.into(),
+                        }))
+                    }
                     _ => Ok(None),
                 })
             }
@@ -477,14 +556,19 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 /// Drop userinfo from a URL for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s && !url[s + 3..at].contains('/') => format!("{}{}", &url[..s + 3], &url[at + 1..]),
+        (Some(s), Some(at)) if at > s && !url[s + 3..at].contains('/') => {
+            format!("{}{}", &url[..s + 3], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
 
 /// Refspecs for the ls-refs phase.
 fn refspecs_for(obj: &ObjectRef, r: &GitReference) -> Result<Vec<String>, Error> {
-    let invalid = |reason: String| Error::InvalidSpec { object: obj.to_string(), reason };
+    let invalid = |reason: String| Error::InvalidSpec {
+        object: obj.to_string(),
+        reason,
+    };
     Ok(if r.commit.is_some() {
         match &r.branch {
             Some(b) => vec![format!("+refs/heads/{b}:refs/remotes/origin/{b}")],
@@ -492,7 +576,9 @@ fn refspecs_for(obj: &ObjectRef, r: &GitReference) -> Result<Vec<String>, Error>
         }
     } else if let Some(name) = &r.name {
         if !(name.starts_with("refs/") || name == "HEAD") {
-            return Err(invalid(format!("ref name {name:?} must be a full ref (refs/…)")));
+            return Err(invalid(format!(
+                "ref name {name:?} must be a full ref (refs/…)"
+            )));
         }
         vec![format!("+{name}:refs/gyre/target")]
     } else if r.semver.is_some() {
@@ -509,9 +595,20 @@ fn refspecs_for(obj: &ObjectRef, r: &GitReference) -> Result<Vec<String>, Error>
 fn ref_target(refs: &[gix::protocol::handshake::Ref], full: &str) -> Option<String> {
     use gix::protocol::handshake::Ref;
     refs.iter().find_map(|r| match r {
-        Ref::Direct { full_ref_name, object } if full_ref_name == full => Some(object.to_string()),
-        Ref::Peeled { full_ref_name, object, .. } if full_ref_name == full => Some(object.to_string()),
-        Ref::Symbolic { full_ref_name, object, .. } if full_ref_name == full => Some(object.to_string()),
+        Ref::Direct {
+            full_ref_name,
+            object,
+        } if full_ref_name == full => Some(object.to_string()),
+        Ref::Peeled {
+            full_ref_name,
+            object,
+            ..
+        } if full_ref_name == full => Some(object.to_string()),
+        Ref::Symbolic {
+            full_ref_name,
+            object,
+            ..
+        } if full_ref_name == full => Some(object.to_string()),
         _ => None,
     })
 }
@@ -522,11 +619,18 @@ fn resolve_in(
     refs: &[gix::protocol::handshake::Ref],
 ) -> Result<ResolvedRef, Error> {
     let r = &opts.reference;
-    let not_found = |what: String| Error::RefNotFound { object: obj.to_string(), url: redact(&opts.url), what };
+    let not_found = |what: String| Error::RefNotFound {
+        object: obj.to_string(),
+        url: redact(&opts.url),
+        what,
+    };
     if let Some(commit) = &r.commit {
         let commit = commit.to_lowercase();
         if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::InvalidSpec { object: obj.to_string(), reason: format!("commit {commit:?} is not a full SHA-1") });
+            return Err(Error::InvalidSpec {
+                object: obj.to_string(),
+                reason: format!("commit {commit:?} is not a full SHA-1"),
+            });
         }
         if let Some(b) = &r.branch
             && ref_target(refs, &format!("refs/heads/{b}")).is_none()
@@ -578,7 +682,12 @@ fn resolve_in(
             format!("branch {name:?}")
         })
     })?;
-    Ok(ResolvedRef { revision: revision::git(Some(&name), &commit), name: Some(name), full_ref: Some(full), commit })
+    Ok(ResolvedRef {
+        revision: revision::git(Some(&name), &commit),
+        name: Some(name),
+        full_ref: Some(full),
+        commit,
+    })
 }
 
 fn fetch_and_checkout(
@@ -605,7 +714,11 @@ fn fetch_and_checkout(
     } else {
         prep
     };
-    let shallow = if pinned { Shallow::NoChange } else { Shallow::DepthAtRemote(1.try_into().expect("non-zero")) };
+    let shallow = if pinned {
+        Shallow::NoChange
+    } else {
+        Shallow::DepthAtRemote(1.try_into().expect("non-zero"))
+    };
     prep.with_shallow(shallow)
         .receive(gix::progress::Discard, interrupt)
         .map_err(|e| session.fetch_err(e))?;
@@ -632,7 +745,11 @@ fn checkout(
 ) -> Result<(), Error> {
     let obj = session.obj;
     let opts = session.opts;
-    let fail = |e: BoxError| Error::CheckoutFailed { object: obj.to_string(), revision: resolved.revision.clone(), source: e };
+    let fail = |e: BoxError| Error::CheckoutFailed {
+        object: obj.to_string(),
+        revision: resolved.revision.clone(),
+        source: e,
+    };
     let id = gix::ObjectId::from_hex(resolved.commit.as_bytes()).map_err(|e| fail(boxed(e)))?;
     let commit = match repo.try_find_object(id).map_err(|e| fail(boxed(e)))? {
         Some(o) => o.try_into_commit().map_err(|e| fail(boxed(e)))?,
@@ -657,7 +774,9 @@ fn checkout(
             .filter(|d| !d.is_empty())
             .collect();
         index.remove_entries(|_, path, _| {
-            !dirs.iter().any(|d| path.starts_with(d.as_bytes()) && path.get(d.len()).is_some_and(|c| *c == b'/'))
+            !dirs.iter().any(|d| {
+                path.starts_with(d.as_bytes()) && path.get(d.len()).is_some_and(|c| *c == b'/')
+            })
         });
     }
     let gitlinks: Vec<(String, gix::ObjectId)> = index
@@ -672,7 +791,11 @@ fn checkout(
     copts.destination_is_initially_empty = true;
     copts.overwrite_existing = false;
     std::fs::create_dir_all(dest).map_err(|e| fail(boxed(e)))?;
-    let objects = repo.objects.clone().into_arc().map_err(|e| fail(boxed(e)))?;
+    let objects = repo
+        .objects
+        .clone()
+        .into_arc()
+        .map_err(|e| fail(boxed(e)))?;
     let outcome = gix::worktree::state::checkout(
         &mut index,
         dest,
@@ -702,42 +825,79 @@ fn checkout_submodules(
     interrupt: &AtomicBool,
 ) -> Result<(), Error> {
     let obj = session.obj;
-    let sub_err = |path: &str, e: Error| Error::SubmoduleFailed { object: obj.to_string(), path: path.to_string(), source: Box::new(e) };
-    let tree = repo.find_tree(*tree_id).map_err(|e| sub_err(".gitmodules", session.fetch_err(e)))?;
-    let entry = tree
-        .find_entry(".gitmodules")
-        .ok_or_else(|| sub_err(".gitmodules", Error::InvalidSpec { object: obj.to_string(), reason: "gitlinks without .gitmodules".into() }))?;
-    let blob = repo.find_blob(entry.oid()).map_err(|e| sub_err(".gitmodules", session.fetch_err(e)))?;
-    let modules = gix::config::File::from_bytes_no_includes(&blob.data, gix::config::file::Metadata::api(), Default::default())
+    let sub_err = |path: &str, e: Error| Error::SubmoduleFailed {
+        object: obj.to_string(),
+        path: path.to_string(),
+        source: Box::new(e),
+    };
+    let tree = repo
+        .find_tree(*tree_id)
         .map_err(|e| sub_err(".gitmodules", session.fetch_err(e)))?;
+    let entry = tree.find_entry(".gitmodules").ok_or_else(|| {
+        sub_err(
+            ".gitmodules",
+            Error::InvalidSpec {
+                object: obj.to_string(),
+                reason: "gitlinks without .gitmodules".into(),
+            },
+        )
+    })?;
+    let blob = repo
+        .find_blob(entry.oid())
+        .map_err(|e| sub_err(".gitmodules", session.fetch_err(e)))?;
+    let modules = gix::config::File::from_bytes_no_includes(
+        &blob.data,
+        gix::config::file::Metadata::api(),
+        Default::default(),
+    )
+    .map_err(|e| sub_err(".gitmodules", session.fetch_err(e)))?;
     for (path, commit) in gitlinks {
         let mut url = None;
         for section in modules.sections_by_name("submodule").into_iter().flatten() {
-            if section.value("path").is_some_and(|p| p.to_str_lossy() == path.as_str()) {
+            if section
+                .value("path")
+                .is_some_and(|p| p.to_str_lossy() == path.as_str())
+            {
                 url = section.value("url").map(|u| u.to_str_lossy().into_owned());
             }
         }
         let Some(url) = url else {
-            return Err(sub_err(path, Error::InvalidSpec { object: obj.to_string(), reason: "no url in .gitmodules".into() }));
+            return Err(sub_err(
+                path,
+                Error::InvalidSpec {
+                    object: obj.to_string(),
+                    reason: "no url in .gitmodules".into(),
+                },
+            ));
         };
         let url = resolve_submodule_url(&session.opts.url, &url);
         let mut sub_opts = session.opts.clone();
         sub_opts.url = url;
-        sub_opts.reference = GitReference { commit: Some(commit.to_string()), ..Default::default() };
+        sub_opts.reference = GitReference {
+            commit: Some(commit.to_string()),
+            ..Default::default()
+        };
         sub_opts.sparse_checkout.clear();
         let sub_work = session.work.join(format!("sub-{}", commit));
-        std::fs::create_dir_all(&sub_work).map_err(|source| Error::TempDir { object: obj.to_string(), source })?;
+        std::fs::create_dir_all(&sub_work).map_err(|source| Error::TempDir {
+            object: obj.to_string(),
+            source,
+        })?;
         let sub_session = Session::new(obj, &sub_opts, &sub_work).map_err(|e| sub_err(path, e))?;
         let sub_repo = sub_session.init_repo().map_err(|e| sub_err(path, e))?;
         let specs = refspecs_for(obj, &sub_opts.reference)?;
-        let prep = sub_session.prepare(&sub_repo, &specs).map_err(|e| sub_err(path, e))?;
-        let resolved = resolve_in(obj, &sub_opts, &prep.ref_map().remote_refs).map_err(|e| sub_err(path, e))?;
+        let prep = sub_session
+            .prepare(&sub_repo, &specs)
+            .map_err(|e| sub_err(path, e))?;
+        let resolved = resolve_in(obj, &sub_opts, &prep.ref_map().remote_refs)
+            .map_err(|e| sub_err(path, e))?;
         prep.receive(gix::progress::Discard, interrupt)
             .map_err(|e| sub_err(path, sub_session.fetch_err(e)))?;
         let target = dest.join(path);
         // gix leaves an empty directory for the gitlink; check out into it.
         let _ = std::fs::remove_dir(&target);
-        checkout(&sub_session, &sub_repo, &resolved, &target, interrupt).map_err(|e| sub_err(path, e))?;
+        checkout(&sub_session, &sub_repo, &resolved, &target, interrupt)
+            .map_err(|e| sub_err(path, e))?;
     }
     Ok(())
 }
@@ -764,9 +924,18 @@ fn resolve_submodule_url(base: &str, url: &str) -> String {
     format!("{base}/{rest}")
 }
 
-fn apply_includes(store: &Store, obj: &ObjectRef, opts: &GitRepositoryOptions, tree: &Path) -> Result<(), Error> {
+fn apply_includes(
+    store: &Store,
+    obj: &ObjectRef,
+    opts: &GitRepositoryOptions,
+    tree: &Path,
+) -> Result<(), Error> {
     for inc in &opts.include {
-        let fail = |e: BoxError| Error::IncludeFailed { object: obj.to_string(), include: inc.object.to_string(), source: e };
+        let fail = |e: BoxError| Error::IncludeFailed {
+            object: obj.to_string(),
+            include: inc.object.to_string(),
+            source: e,
+        };
         let scratch = tempfile::tempdir().map_err(|e| fail(boxed(e)))?;
         store
             .extract(&inc.object, &inc.artifact, scratch.path(), &opts.limits)
@@ -776,7 +945,13 @@ fn apply_includes(store: &Store, obj: &ObjectRef, opts: &GitRepositoryOptions, t
         let to = safe_join(tree, inc.to_path.as_deref().unwrap_or(&inc.object.name))
             .ok_or_else(|| fail("toPath leaves the artifact".into()))?;
         if !from.is_dir() {
-            return Err(fail(format!("fromPath {:?} is not a directory in the included artifact", inc.from_path).into()));
+            return Err(fail(
+                format!(
+                    "fromPath {:?} is not a directory in the included artifact",
+                    inc.from_path
+                )
+                .into(),
+            ));
         }
         // Flux replaces the destination with the included content.
         if to.symlink_metadata().is_ok() {
@@ -786,7 +961,8 @@ fn apply_includes(store: &Store, obj: &ObjectRef, opts: &GitRepositoryOptions, t
                 std::fs::remove_file(&to).map_err(|e| fail(boxed(e)))?;
             }
         }
-        archive::copy_tree(&from, &to, &SourceFilter::none(), Path::new("")).map_err(|e| fail(boxed(e)))?;
+        archive::copy_tree(&from, &to, &SourceFilter::none(), Path::new(""))
+            .map_err(|e| fail(boxed(e)))?;
     }
     Ok(())
 }
@@ -810,28 +986,49 @@ mod tests {
 
     #[test]
     fn submodule_urls_resolve_relative_to_the_superproject() {
-        assert_eq!(resolve_submodule_url("http://h/org/app.git", "../lib.git"), "http://h/org/lib.git");
-        assert_eq!(resolve_submodule_url("http://h/org/app.git/", "./sub"), "http://h/org/app.git/sub");
-        assert_eq!(resolve_submodule_url("http://h/a.git", "https://x/y.git"), "https://x/y.git");
+        assert_eq!(
+            resolve_submodule_url("http://h/org/app.git", "../lib.git"),
+            "http://h/org/lib.git"
+        );
+        assert_eq!(
+            resolve_submodule_url("http://h/org/app.git/", "./sub"),
+            "http://h/org/app.git/sub"
+        );
+        assert_eq!(
+            resolve_submodule_url("http://h/a.git", "https://x/y.git"),
+            "https://x/y.git"
+        );
     }
 
     #[test]
     fn credentials_are_redacted_from_urls() {
-        assert_eq!(redact("https://user:pw@example.com/r.git"), "https://example.com/r.git");
+        assert_eq!(
+            redact("https://user:pw@example.com/r.git"),
+            "https://example.com/r.git"
+        );
         assert_eq!(redact("https://example.com/a@b"), "https://example.com/a@b");
     }
 
     #[test]
     fn legacy_and_current_revisions_compare_equal() {
         let sha = "0123456789abcdef0123456789abcdef01234567";
-        assert!(same_revision(&format!("main/{sha}"), &format!("main@sha1:{sha}")));
-        assert!(!same_revision(&format!("dev@sha1:{sha}"), &format!("main@sha1:{sha}")));
+        assert!(same_revision(
+            &format!("main/{sha}"),
+            &format!("main@sha1:{sha}")
+        ));
+        assert!(!same_revision(
+            &format!("dev@sha1:{sha}"),
+            &format!("main@sha1:{sha}")
+        ));
     }
 
     #[test]
     fn include_paths_cannot_escape() {
         assert!(safe_join(Path::new("/r"), "../x").is_none());
         assert!(safe_join(Path::new("/r"), "/etc").is_none());
-        assert_eq!(safe_join(Path::new("/r"), "./a/b").unwrap(), Path::new("/r/a/b"));
+        assert_eq!(
+            safe_join(Path::new("/r"), "./a/b").unwrap(),
+            Path::new("/r/a/b")
+        );
     }
 }

@@ -15,7 +15,8 @@ use crate::ignore::SourceFilter;
 use crate::oci;
 
 /// Layer media type of a Helm chart in an OCI registry.
-pub const HELM_CHART_CONTENT_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+pub const HELM_CHART_CONTENT_MEDIA_TYPE: &str =
+    "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 /// Where the chart comes from (`spec.sourceRef`).
 #[derive(Debug, Clone)]
@@ -68,7 +69,10 @@ impl HelmChartOptions {
             version: None,
             source,
             timeout: Duration::from_secs(60),
-            limits: Limits { max_bytes: 10 * 1024 * 1024, ..Limits::default() },
+            limits: Limits {
+                max_bytes: 10 * 1024 * 1024,
+                ..Limits::default()
+            },
         }
     }
 }
@@ -116,7 +120,7 @@ pub enum Error {
         object: String,
         /// The cause.
         #[source]
-        source: helm_repo::Error,
+        source: Box<helm_repo::Error>,
     },
     /// Downloading the chart failed.
     #[error("{object}: downloading {url} failed")]
@@ -148,7 +152,9 @@ pub enum Error {
         limit: u64,
     },
     /// The download does not match the digest in the index.
-    #[error("{object}: chart {url} digest mismatch: index says sha256:{expected}, got sha256:{actual}")]
+    #[error(
+        "{object}: chart {url} digest mismatch: index says sha256:{expected}, got sha256:{actual}"
+    )]
     DigestMismatch {
         /// The object.
         object: String,
@@ -177,7 +183,7 @@ pub enum Error {
         object: String,
         /// The cause.
         #[source]
-        source: oci::Error,
+        source: Box<oci::Error>,
     },
     /// Storing failed.
     #[error(transparent)]
@@ -227,9 +233,17 @@ pub async fn reconcile(
     opts: &HelmChartOptions,
     last_revision: Option<&str>,
 ) -> Result<HelmChartOutcome, Error> {
-    match tokio::time::timeout(opts.timeout, reconcile_inner(store, obj, opts, last_revision)).await {
+    match tokio::time::timeout(
+        opts.timeout,
+        reconcile_inner(store, obj, opts, last_revision),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(_) => Err(Error::Timeout { object: obj.to_string(), timeout: opts.timeout }),
+        Err(_) => Err(Error::Timeout {
+            object: obj.to_string(),
+            timeout: opts.timeout,
+        }),
     }
 }
 
@@ -240,15 +254,25 @@ async fn reconcile_inner(
     last_revision: Option<&str>,
 ) -> Result<HelmChartOutcome, Error> {
     let constraint_text = opts.version.clone().unwrap_or_else(|| "*".into());
-    let constraint = Constraint::parse(&constraint_text)
-        .map_err(|source| Error::InvalidConstraint { object: obj.to_string(), source })?;
+    let constraint =
+        Constraint::parse(&constraint_text).map_err(|source| Error::InvalidConstraint {
+            object: obj.to_string(),
+            source,
+        })?;
     match &opts.source {
-        ChartSource::Repository { object, options, index } => {
+        ChartSource::Repository {
+            object,
+            options,
+            index,
+        } => {
             let index: Index = match index {
                 Some(a) => helm_repo::load_index(store, object, a),
                 None => fetch_index(object, options).await,
             }
-            .map_err(|source| Error::Index { object: obj.to_string(), source })?;
+            .map_err(|source| Error::Index {
+                object: obj.to_string(),
+                source: Box::new(source),
+            })?;
             let not_found = || Error::ChartNotFound {
                 object: obj.to_string(),
                 chart: opts.chart.clone(),
@@ -257,43 +281,81 @@ async fn reconcile_inner(
             };
             let versions = index.entries.get(&opts.chart).ok_or_else(not_found)?;
             let (_, entry) = constraint
-                .best(versions.iter().filter_map(|c| parse_version(&c.version).map(|v| (v, c))))
+                .best(
+                    versions
+                        .iter()
+                        .filter_map(|c| parse_version(&c.version).map(|v| (v, c))),
+                )
                 .ok_or_else(not_found)?;
             if last_revision == Some(entry.version.as_str()) {
-                return Ok(HelmChartOutcome::Unchanged { revision: entry.version.clone() });
+                return Ok(HelmChartOutcome::Unchanged {
+                    revision: entry.version.clone(),
+                });
             }
-            let first = entry.urls.first().ok_or_else(|| Error::InvalidUrl { object: obj.to_string(), url: String::new() })?;
-            let url = resolve_chart_url(&options.url, first)
-                .ok_or_else(|| Error::InvalidUrl { object: obj.to_string(), url: first.clone() })?;
+            let first = entry.urls.first().ok_or_else(|| Error::InvalidUrl {
+                object: obj.to_string(),
+                url: String::new(),
+            })?;
+            let url = resolve_chart_url(&options.url, first).ok_or_else(|| Error::InvalidUrl {
+                object: obj.to_string(),
+                url: first.clone(),
+            })?;
             let bytes = download(obj, options, &url, opts.limits.max_bytes).await?;
             if let Some(expected) = entry.digest.as_deref().filter(|d| !d.is_empty()) {
                 let actual = hex::encode(Sha256::digest(&bytes));
                 let expected = expected.trim_start_matches("sha256:");
                 if !actual.eq_ignore_ascii_case(expected) {
-                    return Err(Error::DigestMismatch { object: obj.to_string(), url, expected: expected.into(), actual });
+                    return Err(Error::DigestMismatch {
+                        object: obj.to_string(),
+                        url,
+                        expected: expected.into(),
+                        actual,
+                    });
                 }
             }
             validate_package(obj, &url, &bytes, &opts.chart, &entry.version, &opts.limits)?;
-            Ok(HelmChartOutcome::Updated(store.store_bytes(obj, &bytes, &entry.version, "tgz")?))
+            Ok(HelmChartOutcome::Updated(store.store_bytes(
+                obj,
+                &bytes,
+                &entry.version,
+                "tgz",
+            )?))
         }
         ChartSource::Oci { options } => {
-            let oci_err = |source| Error::Oci { object: obj.to_string(), source };
-            let (registry, base) = oci::parse_oci_url(&options.url)
-                .ok_or_else(|| Error::InvalidUrl { object: obj.to_string(), url: options.url.clone() })?;
+            let oci_err = |source: oci::Error| Error::Oci {
+                object: obj.to_string(),
+                source: Box::new(source),
+            };
+            let (registry, base) =
+                oci::parse_oci_url(&options.url).ok_or_else(|| Error::InvalidUrl {
+                    object: obj.to_string(),
+                    url: options.url.clone(),
+                })?;
             let repo = format!("{base}/{}", opts.chart);
             let client = oci::client(options.insecure);
-            let creds = options.credentials.as_ref().map(|c| oci::RegistryCredentials {
-                username: c.username.clone(),
-                password: c.password.clone(),
-            });
+            let creds = options
+                .credentials
+                .as_ref()
+                .map(|c| oci::RegistryCredentials {
+                    username: c.username.clone(),
+                    password: c.password.clone(),
+                });
             let auth = oci::registry_auth(&creds);
             let image = Reference::with_tag(registry.clone(), repo.clone(), "latest".into());
-            let tags = oci::list_all_tags(&client, &image, &auth).await.map_err(|source| {
-                oci_err(oci::Error::ResolveFailed { object: obj.to_string(), reference: format!("{registry}/{repo}"), source })
-            })?;
+            let tags = oci::list_all_tags(&client, &image, &auth)
+                .await
+                .map_err(|source| {
+                    oci_err(oci::Error::ResolveFailed {
+                        object: obj.to_string(),
+                        reference: format!("{registry}/{repo}"),
+                        source,
+                    })
+                })?;
             // Helm stores `+` as `_` in OCI tags.
-            let parsed: Vec<(semver::Version, String)> =
-                tags.into_iter().filter_map(|t| parse_version(&t.replace('_', "+")).map(|v| (v, t))).collect();
+            let parsed: Vec<(semver::Version, String)> = tags
+                .into_iter()
+                .filter_map(|t| parse_version(&t.replace('_', "+")).map(|v| (v, t)))
+                .collect();
             let (version, tag) = constraint
                 .best(parsed.iter().map(|(v, t)| (v.clone(), t)))
                 .map(|(v, t)| (v, t.clone()))
@@ -308,9 +370,17 @@ async fn reconcile_inner(
                 return Ok(HelmChartOutcome::Unchanged { revision: version });
             }
             let image = Reference::with_tag(registry, repo, tag);
-            let (manifest, _) = client.pull_image_manifest(&image, &auth).await.map_err(|source| {
-                oci_err(oci::Error::PullFailed { object: obj.to_string(), reference: image.to_string(), source })
-            })?;
+            let (manifest, _) =
+                client
+                    .pull_image_manifest(&image, &auth)
+                    .await
+                    .map_err(|source| {
+                        oci_err(oci::Error::PullFailed {
+                            object: obj.to_string(),
+                            reference: image.to_string(),
+                            source,
+                        })
+                    })?;
             let layer = manifest
                 .layers
                 .iter()
@@ -322,72 +392,169 @@ async fn reconcile_inner(
                         media_type: HELM_CHART_CONTENT_MEDIA_TYPE.into(),
                     })
                 })?;
-            let scratch = tempfile::tempdir().map_err(|source| Error::Io { object: obj.to_string(), source })?;
+            let scratch = tempfile::tempdir().map_err(|source| Error::Io {
+                object: obj.to_string(),
+                source,
+            })?;
             let path = scratch.path().join("chart.tgz");
             oci::download_blob(obj, &client, &image, layer, &path, opts.limits.max_bytes)
                 .await
                 .map_err(oci_err)?;
-            let bytes = std::fs::read(&path).map_err(|source| Error::Io { object: obj.to_string(), source })?;
-            validate_package(obj, &image.to_string(), &bytes, &opts.chart, &version, &opts.limits)?;
-            Ok(HelmChartOutcome::Updated(store.store_bytes(obj, &bytes, &version, "tgz")?))
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+                object: obj.to_string(),
+                source,
+            })?;
+            validate_package(
+                obj,
+                &image.to_string(),
+                &bytes,
+                &opts.chart,
+                &version,
+                &opts.limits,
+            )?;
+            Ok(HelmChartOutcome::Updated(
+                store.store_bytes(obj, &bytes, &version, "tgz")?,
+            ))
         }
         ChartSource::Artifact { object, artifact } => {
-            let (store2, obj2, src_obj, src_art, opts2) =
-                (store.clone(), obj.clone(), object.clone(), artifact.clone(), opts.clone());
+            let (store2, obj2, src_obj, src_art, opts2) = (
+                store.clone(),
+                obj.clone(),
+                object.clone(),
+                artifact.clone(),
+                opts.clone(),
+            );
             let last = last_revision.map(str::to_string);
-            tokio::task::spawn_blocking(move || package_from_artifact(&store2, &obj2, &src_obj, &src_art, &opts2, &constraint, last.as_deref()))
-                .await
-                .map_err(|e| Error::Io { object: obj.to_string(), source: std::io::Error::other(e) })?
+            tokio::task::spawn_blocking(move || {
+                package_from_artifact(
+                    &store2,
+                    &obj2,
+                    &src_obj,
+                    &src_art,
+                    &opts2,
+                    &constraint,
+                    last.as_deref(),
+                )
+            })
+            .await
+            .map_err(|e| Error::Io {
+                object: obj.to_string(),
+                source: std::io::Error::other(e),
+            })?
         }
     }
 }
 
-async fn fetch_index(object: &ObjectRef, options: &HelmRepositoryOptions) -> Result<Index, helm_repo::Error> {
+async fn fetch_index(
+    object: &ObjectRef,
+    options: &HelmRepositoryOptions,
+) -> Result<Index, helm_repo::Error> {
     let url = helm_repo::index_url(&options.url);
     let mut req = helm_repo::http_client(options.timeout).get(&url);
     if let Some(c) = &options.credentials {
         req = req.basic_auth(&c.username, Some(&c.password));
     }
-    let fetch_err = |source| helm_repo::Error::FetchFailed { object: object.to_string(), url: url.clone(), source };
-    let resp = req.send().await.and_then(|r| r.error_for_status()).map_err(fetch_err)?;
-    let bytes = helm_repo::read_body_limited(resp, options.max_index_bytes).await.map_err(|e| match e {
-        helm_repo::BodyError::Http(source) => helm_repo::Error::FetchFailed { object: object.to_string(), url: url.clone(), source },
-        helm_repo::BodyError::TooLarge => helm_repo::Error::TooLarge { object: object.to_string(), url: url.clone(), limit: options.max_index_bytes },
-    })?;
-    helm_repo::parse_index(&bytes).map_err(|source| helm_repo::Error::InvalidIndex { object: object.to_string(), url, source })
+    let fetch_err = |source| helm_repo::Error::FetchFailed {
+        object: object.to_string(),
+        url: url.clone(),
+        source,
+    };
+    let resp = req
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(fetch_err)?;
+    let bytes = helm_repo::read_body_limited(resp, options.max_index_bytes)
+        .await
+        .map_err(|e| match e {
+            helm_repo::BodyError::Http(source) => helm_repo::Error::FetchFailed {
+                object: object.to_string(),
+                url: url.clone(),
+                source,
+            },
+            helm_repo::BodyError::TooLarge => helm_repo::Error::TooLarge {
+                object: object.to_string(),
+                url: url.clone(),
+                limit: options.max_index_bytes,
+            },
+        })?;
+    helm_repo::parse_index(&bytes).map_err(|source| helm_repo::Error::InvalidIndex {
+        object: object.to_string(),
+        url,
+        source,
+    })
 }
 
 fn same_host(a: &str, b: &str) -> bool {
     match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default(),
+        (Ok(a), Ok(b)) => {
+            a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+        }
         _ => false,
     }
 }
 
-async fn download(obj: &ObjectRef, repo: &HelmRepositoryOptions, url: &str, limit: u64) -> Result<Vec<u8>, Error> {
+async fn download(
+    obj: &ObjectRef,
+    repo: &HelmRepositoryOptions,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>, Error> {
     let mut req = helm_repo::http_client(repo.timeout).get(url);
     if let Some(c) = &repo.credentials
         && (repo.pass_credentials || same_host(&repo.url, url))
     {
         req = req.basic_auth(&c.username, Some(&c.password));
     }
-    let err = |source| Error::DownloadFailed { object: obj.to_string(), url: url.to_string(), source };
-    let resp = req.send().await.and_then(|r| r.error_for_status()).map_err(err)?;
-    helm_repo::read_body_limited(resp, limit).await.map_err(|e| match e {
-        helm_repo::BodyError::Http(source) => err(source),
-        helm_repo::BodyError::TooLarge => Error::TooLarge { object: obj.to_string(), url: url.to_string(), limit },
-    })
+    let err = |source| Error::DownloadFailed {
+        object: obj.to_string(),
+        url: url.to_string(),
+        source,
+    };
+    let resp = req
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(err)?;
+    helm_repo::read_body_limited(resp, limit)
+        .await
+        .map_err(|e| match e {
+            helm_repo::BodyError::Http(source) => err(source),
+            helm_repo::BodyError::TooLarge => Error::TooLarge {
+                object: obj.to_string(),
+                url: url.to_string(),
+                limit,
+            },
+        })
 }
 
 /// Check a packaged chart: a safe tar+gzip with `<name>/Chart.yaml` of the expected version.
-fn validate_package(obj: &ObjectRef, what: &str, bytes: &[u8], name: &str, version: &str, limits: &Limits) -> Result<(), Error> {
-    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| Error::InvalidChart { object: obj.to_string(), what: what.to_string(), source: e };
-    let dir = tempfile::tempdir().map_err(|source| Error::Io { object: obj.to_string(), source })?;
+fn validate_package(
+    obj: &ObjectRef,
+    what: &str,
+    bytes: &[u8],
+    name: &str,
+    version: &str,
+    limits: &Limits,
+) -> Result<(), Error> {
+    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| Error::InvalidChart {
+        object: obj.to_string(),
+        what: what.to_string(),
+        source: e,
+    };
+    let dir = tempfile::tempdir().map_err(|source| Error::Io {
+        object: obj.to_string(),
+        source,
+    })?;
     archive::extract_tar_gz(bytes, dir.path(), limits).map_err(|e| invalid(Box::new(e)))?;
     let meta = read_chart_meta(&dir.path().join(name)).map_err(invalid)?;
     if meta.name != name || parse_version(&meta.version) != parse_version(version) {
         return Err(invalid(
-            format!("Chart.yaml says {} {}, expected {name} {version}", meta.name, meta.version).into(),
+            format!(
+                "Chart.yaml says {} {}, expected {name} {version}",
+                meta.name, meta.version
+            )
+            .into(),
         ));
     }
     Ok(())
@@ -408,8 +575,15 @@ fn package_from_artifact(
     constraint: &Constraint,
     last_revision: Option<&str>,
 ) -> Result<HelmChartOutcome, Error> {
-    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| Error::InvalidChart { object: obj.to_string(), what: opts.chart.clone(), source: e };
-    let scratch = tempfile::tempdir().map_err(|source| Error::Io { object: obj.to_string(), source })?;
+    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| Error::InvalidChart {
+        object: obj.to_string(),
+        what: opts.chart.clone(),
+        source: e,
+    };
+    let scratch = tempfile::tempdir().map_err(|source| Error::Io {
+        object: obj.to_string(),
+        source,
+    })?;
     // The source artifact can be much larger than one chart: use default limits for it.
     store.extract(src_obj, src_art, scratch.path(), &Limits::default())?;
     let mut dir = PathBuf::from(scratch.path());
@@ -421,7 +595,8 @@ fn package_from_artifact(
         }
     }
     let meta = read_chart_meta(&dir).map_err(invalid)?;
-    let version = parse_version(&meta.version).ok_or_else(|| invalid(format!("version {:?} is not semver", meta.version).into()))?;
+    let version = parse_version(&meta.version)
+        .ok_or_else(|| invalid(format!("version {:?} is not semver", meta.version).into()))?;
     if !constraint.matches(&version) {
         return Err(Error::ChartNotFound {
             object: obj.to_string(),
@@ -431,7 +606,9 @@ fn package_from_artifact(
         });
     }
     if last_revision == Some(meta.version.as_str()) {
-        return Ok(HelmChartOutcome::Unchanged { revision: meta.version });
+        return Ok(HelmChartOutcome::Unchanged {
+            revision: meta.version,
+        });
     }
     let mut filter = SourceFilter::none();
     if let Ok(text) = std::fs::read_to_string(dir.join(".helmignore")) {
@@ -439,9 +616,15 @@ fn package_from_artifact(
             .push_lines(Path::new(""), text.lines(), ".helmignore")
             .map_err(|e| invalid(Box::new(e)))?;
     }
-    let (bytes, _) = archive::write_tar_gz_with_prefix(&dir, &meta.name, &filter, &opts.limits, Vec::new())
-        .map_err(|e| invalid(Box::new(e)))?;
-    Ok(HelmChartOutcome::Updated(store.store_bytes(obj, &bytes, &meta.version, "tgz")?))
+    let (bytes, _) =
+        archive::write_tar_gz_with_prefix(&dir, &meta.name, &filter, &opts.limits, Vec::new())
+            .map_err(|e| invalid(Box::new(e)))?;
+    Ok(HelmChartOutcome::Updated(store.store_bytes(
+        obj,
+        &bytes,
+        &meta.version,
+        "tgz",
+    )?))
 }
 
 #[cfg(test)]
@@ -450,15 +633,27 @@ mod tests {
 
     #[test]
     fn chart_urls_resolve_relative_and_absolute() {
-        assert_eq!(resolve_chart_url("http://h:1/charts", "podinfo-1.0.0.tgz").unwrap(), "http://h:1/charts/podinfo-1.0.0.tgz");
-        assert_eq!(resolve_chart_url("http://h:1/charts/", "sub/p.tgz").unwrap(), "http://h:1/charts/sub/p.tgz");
-        assert_eq!(resolve_chart_url("http://h:1/charts", "https://cdn/x.tgz").unwrap(), "https://cdn/x.tgz");
+        assert_eq!(
+            resolve_chart_url("http://h:1/charts", "podinfo-1.0.0.tgz").unwrap(),
+            "http://h:1/charts/podinfo-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_chart_url("http://h:1/charts/", "sub/p.tgz").unwrap(),
+            "http://h:1/charts/sub/p.tgz"
+        );
+        assert_eq!(
+            resolve_chart_url("http://h:1/charts", "https://cdn/x.tgz").unwrap(),
+            "https://cdn/x.tgz"
+        );
     }
 
     #[test]
     fn credentials_only_go_to_the_same_host() {
         assert!(same_host("http://h:1/charts", "http://h:1/other/x.tgz"));
         assert!(!same_host("http://h:1/charts", "http://h:2/x.tgz"));
-        assert!(!same_host("https://repo.example.com", "https://cdn.example.com/x.tgz"));
+        assert!(!same_host(
+            "https://repo.example.com",
+            "https://cdn.example.com/x.tgz"
+        ));
     }
 }

@@ -19,7 +19,9 @@ pub struct HttpCredentials {
 
 impl std::fmt::Debug for HttpCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpCredentials").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("HttpCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -212,15 +214,25 @@ pub async fn reconcile(
 ) -> Result<HelmRepositoryOutcome, Error> {
     if opts.repo_type == RepositoryType::Oci || opts.url.starts_with("oci://") {
         if crate::oci::parse_oci_url(&opts.url).is_none() {
-            return Err(Error::InvalidUrl { object: obj.to_string(), url: opts.url.clone() });
+            return Err(Error::InvalidUrl {
+                object: obj.to_string(),
+                url: opts.url.clone(),
+            });
         }
         return Ok(HelmRepositoryOutcome::Oci);
     }
     if !(opts.url.starts_with("http://") || opts.url.starts_with("https://")) {
-        return Err(Error::InvalidUrl { object: obj.to_string(), url: opts.url.clone() });
+        return Err(Error::InvalidUrl {
+            object: obj.to_string(),
+            url: opts.url.clone(),
+        });
     }
     let url = index_url(&opts.url);
-    let fetch_err = |source| Error::FetchFailed { object: obj.to_string(), url: url.clone(), source };
+    let fetch_err = |source| Error::FetchFailed {
+        object: obj.to_string(),
+        url: url.clone(),
+        source,
+    };
     let mut req = http_client(opts.timeout).get(&url);
     if let Some(c) = &opts.credentials {
         req = req.basic_auth(&c.username, Some(&c.password));
@@ -232,17 +244,35 @@ pub async fn reconcile(
     if resp.status() == reqwest::StatusCode::NOT_MODIFIED
         && let Some(last) = last
     {
-        return Ok(HelmRepositoryOutcome::Unchanged { revision: last.revision.clone() });
+        return Ok(HelmRepositoryOutcome::Unchanged {
+            revision: last.revision.clone(),
+        });
     }
     let resp = resp.error_for_status().map_err(fetch_err)?;
-    let etag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let etag = resp
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bytes = read_body_limited(resp, opts.max_index_bytes)
         .await
         .map_err(|e| match e {
-            BodyError::Http(source) => Error::FetchFailed { object: obj.to_string(), url: url.clone(), source },
-            BodyError::TooLarge => Error::TooLarge { object: obj.to_string(), url: url.clone(), limit: opts.max_index_bytes },
+            BodyError::Http(source) => Error::FetchFailed {
+                object: obj.to_string(),
+                url: url.clone(),
+                source,
+            },
+            BodyError::TooLarge => Error::TooLarge {
+                object: obj.to_string(),
+                url: url.clone(),
+                limit: opts.max_index_bytes,
+            },
         })?;
-    let index = parse_index(&bytes).map_err(|source| Error::InvalidIndex { object: obj.to_string(), url: url.clone(), source })?;
+    let index = parse_index(&bytes).map_err(|source| Error::InvalidIndex {
+        object: obj.to_string(),
+        url: url.clone(),
+        source,
+    })?;
     if index.api_version.is_empty() {
         return Err(Error::InvalidIndex {
             object: obj.to_string(),
@@ -270,9 +300,16 @@ pub async fn reconcile(
 pub fn load_index(store: &Store, obj: &ObjectRef, artifact: &Artifact) -> Result<Index, Error> {
     store.verify(obj, artifact)?;
     let f = store.open(obj, artifact)?;
-    let bytes = artifact::read_limited(f, 512 * 1024 * 1024)
-        .map_err(|source| Error::ReadIndex { object: obj.to_string(), source })?;
-    parse_index(&bytes).map_err(|source| Error::InvalidIndex { object: obj.to_string(), url: artifact.url.clone(), source })
+    let bytes =
+        artifact::read_limited(f, 512 * 1024 * 1024).map_err(|source| Error::ReadIndex {
+            object: obj.to_string(),
+            source,
+        })?;
+    parse_index(&bytes).map_err(|source| Error::InvalidIndex {
+        object: obj.to_string(),
+        url: artifact.url.clone(),
+        source,
+    })
 }
 
 pub(crate) enum BodyError {
@@ -280,7 +317,10 @@ pub(crate) enum BodyError {
     TooLarge,
 }
 
-pub(crate) async fn read_body_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_body_limited(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, BodyError> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(BodyError::TooLarge);
     }
@@ -304,7 +344,10 @@ mod tests {
             b"apiVersion: v1\nentries:\n  podinfo:\n  - name: podinfo\n    version: 6.0.0\n    urls: [a.tgz]\n  - name: podinfo\n    version: 6.10.0\n    urls: [b.tgz]\n    appVersion: 6.10.0\n",
         )
         .unwrap();
-        let v: Vec<_> = idx.entries["podinfo"].iter().map(|c| c.version.as_str()).collect();
+        let v: Vec<_> = idx.entries["podinfo"]
+            .iter()
+            .map(|c| c.version.as_str())
+            .collect();
         assert_eq!(v, ["6.10.0", "6.0.0"]);
         assert!(idx.entries["podinfo"][0].extra.contains_key("appVersion"));
     }
@@ -312,6 +355,9 @@ mod tests {
     #[test]
     fn garbage_index_is_rejected() {
         assert!(parse_index(b"<html>not yaml: [").is_err());
-        assert!(parse_index(b"entries: {}\n").is_err(), "apiVersion is required");
+        assert!(
+            parse_index(b"entries: {}\n").is_err(),
+            "apiVersion is required"
+        );
     }
 }

@@ -91,7 +91,11 @@ impl SourceFilter {
     ///
     /// # Errors
     /// An unreadable `.sourceignore` file or an invalid pattern.
-    pub fn for_tree(root: &Path, defaults: Defaults, spec_ignore: Option<&str>) -> Result<Self, Error> {
+    pub fn for_tree(
+        root: &Path,
+        defaults: Defaults,
+        spec_ignore: Option<&str>,
+    ) -> Result<Self, Error> {
         let mut filter = Self::none();
         let mut base: Vec<&str> = Vec::new();
         if defaults == Defaults::Source {
@@ -111,7 +115,10 @@ impl SourceFilter {
         found.sort_by_key(|p| p.components().count());
         for domain in found {
             let path = root.join(&domain).join(SOURCEIGNORE_FILE);
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
             filter.push_lines(&domain, text.lines(), &path.display().to_string())?;
         }
         if let Some(spec) = spec_ignore {
@@ -136,11 +143,15 @@ impl SourceFilter {
         for line in lines {
             builder
                 .add_line(None, line)
-                .map_err(|source| Error::InvalidPattern { origin: origin.to_string(), source })?;
+                .map_err(|source| Error::InvalidPattern {
+                    origin: origin.to_string(),
+                    source,
+                })?;
         }
-        let gi = builder
-            .build()
-            .map_err(|source| Error::InvalidPattern { origin: origin.to_string(), source })?;
+        let gi = builder.build().map_err(|source| Error::InvalidPattern {
+            origin: origin.to_string(),
+            source,
+        })?;
         self.rules.push((domain.to_path_buf(), gi));
         Ok(())
     }
@@ -170,10 +181,19 @@ fn collect_ignore_files(
     out: &mut Vec<PathBuf>,
 ) -> Result<(), Error> {
     let dir = root.join(rel);
-    let entries = std::fs::read_dir(&dir).map_err(|source| Error::ReadFile { path: dir.clone(), source })?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| Error::ReadFile {
+        path: dir.clone(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| Error::ReadFile { path: dir.clone(), source })?;
-        let ft = entry.file_type().map_err(|source| Error::ReadFile { path: entry.path(), source })?;
+        let entry = entry.map_err(|source| Error::ReadFile {
+            path: dir.clone(),
+            source,
+        })?;
+        let ft = entry.file_type().map_err(|source| Error::ReadFile {
+            path: entry.path(),
+            source,
+        })?;
         let child = rel.join(entry.file_name());
         if ft.is_dir() {
             if !filter.is_excluded(&child, true) {
@@ -215,7 +235,10 @@ mod tests {
             ("deep/.sops.yaml", false),
             (".flux.yaml", false),
         ] {
-            assert!(f.is_excluded(Path::new(p), is_dir), "{p} should be excluded");
+            assert!(
+                f.is_excluded(Path::new(p), is_dir),
+                "{p} should be excluded"
+            );
         }
         for p in ["a.yaml", "deploy/kustomization.yaml", "README.md"] {
             assert!(!f.is_excluded(Path::new(p), false), "{p} should be kept");
@@ -234,7 +257,8 @@ mod tests {
     #[test]
     fn spec_ignore_can_exclude_all_but_one_directory() {
         let dir = tree(&[("a.yaml", "")]);
-        let f = SourceFilter::for_tree(dir.path(), Defaults::Source, Some("/*\n!/deploy/\n")).unwrap();
+        let f =
+            SourceFilter::for_tree(dir.path(), Defaults::Source, Some("/*\n!/deploy/\n")).unwrap();
         assert!(f.is_excluded(Path::new("a.yaml"), false));
         assert!(f.is_excluded(Path::new("src"), true));
         assert!(!f.is_excluded(Path::new("deploy"), true));
@@ -242,7 +266,10 @@ mod tests {
 
     #[test]
     fn nested_sourceignore_applies_only_below_its_directory() {
-        let dir = tree(&[(".sourceignore", "secret.yaml\n"), ("apps/.sourceignore", "*.md\n/local.yaml\n")]);
+        let dir = tree(&[
+            (".sourceignore", "secret.yaml\n"),
+            ("apps/.sourceignore", "*.md\n/local.yaml\n"),
+        ]);
         let f = SourceFilter::for_tree(dir.path(), Defaults::Source, None).unwrap();
         assert!(f.is_excluded(Path::new("secret.yaml"), false));
         assert!(f.is_excluded(Path::new("apps/x/secret.yaml"), false));

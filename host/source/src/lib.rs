@@ -7,8 +7,8 @@
 //! "unchanged" when the remote has not moved since the last revision.
 
 pub mod archive;
-pub mod bucket;
 pub mod artifact;
+pub mod bucket;
 pub mod constraint;
 pub mod error;
 pub mod git;

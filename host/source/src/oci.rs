@@ -69,7 +69,9 @@ pub struct RegistryCredentials {
 
 impl std::fmt::Debug for RegistryCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryCredentials").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -268,7 +270,11 @@ pub(crate) fn parse_oci_url(url: &str) -> Option<(String, String)> {
 
 pub(crate) fn client(insecure: bool) -> Client {
     Client::new(ClientConfig {
-        protocol: if insecure { ClientProtocol::Http } else { ClientProtocol::Https },
+        protocol: if insecure {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
         ..Default::default()
     })
 }
@@ -285,7 +291,10 @@ pub(crate) fn registry_auth(c: &Option<RegistryCredentials>) -> RegistryAuth {
 ///
 /// # Errors
 /// Invalid JSON.
-pub fn credentials_from_docker_config(json: &[u8], registry: &str) -> Result<Option<RegistryCredentials>, Error> {
+pub fn credentials_from_docker_config(
+    json: &[u8],
+    registry: &str,
+) -> Result<Option<RegistryCredentials>, Error> {
     use base64::Engine;
     #[derive(serde::Deserialize)]
     struct Doc {
@@ -300,7 +309,10 @@ pub fn credentials_from_docker_config(json: &[u8], registry: &str) -> Result<Opt
     }
     let doc: Doc = serde_json::from_slice(json).map_err(Error::DockerConfig)?;
     let norm = |s: &str| {
-        let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+        let s = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .unwrap_or(s);
         s.split('/').next().unwrap_or(s).to_string()
     };
     let want = norm(registry);
@@ -309,14 +321,20 @@ pub fn credentials_from_docker_config(json: &[u8], registry: &str) -> Result<Opt
             continue;
         }
         if let (Some(u), Some(p)) = (&e.username, &e.password) {
-            return Ok(Some(RegistryCredentials { username: u.clone(), password: p.clone() }));
+            return Ok(Some(RegistryCredentials {
+                username: u.clone(),
+                password: p.clone(),
+            }));
         }
         if let Some(auth) = e.auth
             && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(auth.trim())
             && let Ok(s) = String::from_utf8(raw)
             && let Some((u, p)) = s.split_once(':')
         {
-            return Ok(Some(RegistryCredentials { username: u.into(), password: p.into() }));
+            return Ok(Some(RegistryCredentials {
+                username: u.into(),
+                password: p.into(),
+            }));
         }
     }
     Ok(None)
@@ -333,19 +351,30 @@ async fn resolve(
 ) -> Result<(Option<String>, String), Error> {
     if let Some(d) = &r.digest {
         if !d.starts_with("sha256:") {
-            return Err(Error::InvalidSpec { object: obj.to_string(), reason: format!("digest {d:?} is not sha256:…") });
+            return Err(Error::InvalidSpec {
+                object: obj.to_string(),
+                reason: format!("digest {d:?} is not sha256:…"),
+            });
         }
         return Ok((None, d.clone()));
     }
     let tag = if let Some(range) = &r.semver {
-        let constraint = Constraint::parse(range)
-            .map_err(|e| Error::InvalidSpec { object: obj.to_string(), reason: e.to_string() })?;
+        let constraint = Constraint::parse(range).map_err(|e| Error::InvalidSpec {
+            object: obj.to_string(),
+            reason: e.to_string(),
+        })?;
         let image = Reference::with_tag(registry.into(), repo.into(), "latest".into());
         let tags = list_all_tags(client, &image, auth)
             .await
-            .map_err(|source| Error::ResolveFailed { object: obj.to_string(), reference: format!("{registry}/{repo}"), source })?;
-        let parsed: Vec<(semver::Version, String)> =
-            tags.into_iter().filter_map(|t| parse_version(&t.replace('_', "+")).map(|v| (v, t))).collect();
+            .map_err(|source| Error::ResolveFailed {
+                object: obj.to_string(),
+                reference: format!("{registry}/{repo}"),
+                source,
+            })?;
+        let parsed: Vec<(semver::Version, String)> = tags
+            .into_iter()
+            .filter_map(|t| parse_version(&t.replace('_', "+")).map(|v| (v, t)))
+            .collect();
         constraint
             .best(parsed.iter().map(|(v, t)| (v.clone(), t)))
             .map(|(_, t)| t.clone())
@@ -361,7 +390,11 @@ async fn resolve(
     let digest = client
         .fetch_manifest_digest(&image, auth)
         .await
-        .map_err(|source| Error::ResolveFailed { object: obj.to_string(), reference: image.to_string(), source })?;
+        .map_err(|source| Error::ResolveFailed {
+            object: obj.to_string(),
+            reference: image.to_string(),
+            source,
+        })?;
     Ok((Some(tag), digest))
 }
 
@@ -372,7 +405,9 @@ pub(crate) async fn list_all_tags(
 ) -> Result<Vec<String>, oci_client::errors::OciDistributionError> {
     let mut out: Vec<String> = Vec::new();
     loop {
-        let page = client.list_tags(image, auth, Some(1000), out.last().map(String::as_str)).await?;
+        let page = client
+            .list_tags(image, auth, Some(1000), out.last().map(String::as_str))
+            .await?;
         let n = page.tags.len();
         out.extend(page.tags);
         if n < 1000 {
@@ -391,22 +426,40 @@ pub(crate) async fn download_blob(
     limit: u64,
 ) -> Result<(), Error> {
     if layer.size < 0 || layer.size as u64 > limit {
-        return Err(Error::LayerTooLarge { object: obj.to_string(), size: layer.size, limit });
+        return Err(Error::LayerTooLarge {
+            object: obj.to_string(),
+            size: layer.size,
+            limit,
+        });
     }
-    let io = |source| Error::Io { object: obj.to_string(), source };
+    let io = |source| Error::Io {
+        object: obj.to_string(),
+        source,
+    };
     let mut stream = client
         .pull_blob_stream(image, layer)
         .await
-        .map_err(|source| Error::PullFailed { object: obj.to_string(), reference: image.to_string(), source })?;
+        .map_err(|source| Error::PullFailed {
+            object: obj.to_string(),
+            reference: image.to_string(),
+            source,
+        })?;
     let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     use futures::StreamExt;
     while let Some(chunk) = stream.stream.next().await {
-        let chunk = chunk.map_err(|e| Error::Io { object: obj.to_string(), source: std::io::Error::other(e) })?;
+        let chunk = chunk.map_err(|e| Error::Io {
+            object: obj.to_string(),
+            source: std::io::Error::other(e),
+        })?;
         total += chunk.len() as u64;
         if total > limit {
-            return Err(Error::LayerTooLarge { object: obj.to_string(), size: total as i64, limit });
+            return Err(Error::LayerTooLarge {
+                object: obj.to_string(),
+                size: total as i64,
+                limit,
+            });
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(io)?;
@@ -414,7 +467,11 @@ pub(crate) async fn download_blob(
     file.flush().await.map_err(io)?;
     let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if actual != layer.digest {
-        return Err(Error::DigestMismatch { object: obj.to_string(), expected: layer.digest.clone(), actual });
+        return Err(Error::DigestMismatch {
+            object: obj.to_string(),
+            expected: layer.digest.clone(),
+            actual,
+        });
     }
     Ok(())
 }
@@ -429,9 +486,17 @@ pub async fn reconcile(
     opts: &OciRepositoryOptions,
     last_revision: Option<&str>,
 ) -> Result<OciOutcome, Error> {
-    match tokio::time::timeout(opts.timeout, reconcile_inner(store, obj, opts, last_revision)).await {
+    match tokio::time::timeout(
+        opts.timeout,
+        reconcile_inner(store, obj, opts, last_revision),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(_) => Err(Error::Timeout { object: obj.to_string(), timeout: opts.timeout }),
+        Err(_) => Err(Error::Timeout {
+            object: obj.to_string(),
+            timeout: opts.timeout,
+        }),
     }
 }
 
@@ -456,7 +521,11 @@ async fn reconcile_inner(
     let (manifest, _) = client
         .pull_image_manifest(&image, &auth)
         .await
-        .map_err(|source| Error::PullFailed { object: obj.to_string(), reference: image.to_string(), source })?;
+        .map_err(|source| Error::PullFailed {
+            object: obj.to_string(),
+            reference: image.to_string(),
+            source,
+        })?;
     let layer = match &opts.layer_selector.media_type {
         Some(mt) => manifest.layers.iter().find(|l| &l.media_type == mt),
         None => manifest.layers.first(),
@@ -464,27 +533,51 @@ async fn reconcile_inner(
     .ok_or_else(|| Error::LayerNotFound {
         object: obj.to_string(),
         reference: image.to_string(),
-        media_type: opts.layer_selector.media_type.clone().unwrap_or_else(|| "<any>".into()),
+        media_type: opts
+            .layer_selector
+            .media_type
+            .clone()
+            .unwrap_or_else(|| "<any>".into()),
     })?;
-    let scratch = tempfile::tempdir().map_err(|source| Error::Io { object: obj.to_string(), source })?;
+    let scratch = tempfile::tempdir().map_err(|source| Error::Io {
+        object: obj.to_string(),
+        source,
+    })?;
     let blob = scratch.path().join("layer");
     download_blob(obj, &client, &image, layer, &blob, opts.limits.max_bytes).await?;
 
     let mut artifact = match opts.layer_selector.operation {
         LayerOperation::Copy => store.store_file(obj, &blob, &rev, "tar.gz")?,
         LayerOperation::Extract => {
-            let (store, obj2, opts2, rev2) = (store.clone(), obj.clone(), opts.clone(), rev.clone());
+            let (store, obj2, opts2, rev2) =
+                (store.clone(), obj.clone(), opts.clone(), rev.clone());
             let dir = scratch.path().join("content");
             tokio::task::spawn_blocking(move || -> Result<Artifact, Error> {
-                let f = std::fs::File::open(&blob).map_err(|source| Error::Io { object: obj2.to_string(), source })?;
-                archive::extract_tar_gz(std::io::BufReader::new(f), &dir, &opts2.limits)
-                    .map_err(|source| Error::ExtractFailed { object: obj2.to_string(), source })?;
-                let filter = SourceFilter::for_tree(&dir, Defaults::Source, opts2.ignore.as_deref())
-                    .map_err(|source| Error::IgnoreRules { object: obj2.to_string(), source })?;
-                Ok(store.archive_dir(&obj2, &dir, &rev2, &filter, &opts2.limits)?.0)
+                let f = std::fs::File::open(&blob).map_err(|source| Error::Io {
+                    object: obj2.to_string(),
+                    source,
+                })?;
+                archive::extract_tar_gz(std::io::BufReader::new(f), &dir, &opts2.limits).map_err(
+                    |source| Error::ExtractFailed {
+                        object: obj2.to_string(),
+                        source,
+                    },
+                )?;
+                let filter =
+                    SourceFilter::for_tree(&dir, Defaults::Source, opts2.ignore.as_deref())
+                        .map_err(|source| Error::IgnoreRules {
+                            object: obj2.to_string(),
+                            source,
+                        })?;
+                Ok(store
+                    .archive_dir(&obj2, &dir, &rev2, &filter, &opts2.limits)?
+                    .0)
             })
             .await
-            .map_err(|e| Error::Io { object: obj.to_string(), source: std::io::Error::other(e) })??
+            .map_err(|e| Error::Io {
+                object: obj.to_string(),
+                source: std::io::Error::other(e),
+            })??
         }
     };
     if let Some(a) = manifest.annotations {
@@ -525,27 +618,50 @@ pub async fn push_artifact(
         .strip_prefix("oci://")
         .unwrap_or(reference)
         .parse()
-        .map_err(|e: oci_client::ParseError| Error::InvalidSpec { object: reference.into(), reason: e.to_string() })?;
-    let package = |source| Error::PackageFailed { dir: dir.display().to_string(), source };
-    let filter = SourceFilter::for_tree(dir, Defaults::Source, opts.ignore.as_deref())
-        .map_err(|source| Error::IgnoreRules { object: dir.display().to_string(), source })?;
-    let (data, _) = archive::write_tar_gz(dir, &filter, &Limits::default(), Vec::new()).map_err(package)?;
+        .map_err(|e: oci_client::ParseError| Error::InvalidSpec {
+            object: reference.into(),
+            reason: e.to_string(),
+        })?;
+    let package = |source| Error::PackageFailed {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let filter = SourceFilter::for_tree(dir, Defaults::Source, opts.ignore.as_deref()).map_err(
+        |source| Error::IgnoreRules {
+            object: dir.display().to_string(),
+            source,
+        },
+    )?;
+    let (data, _) =
+        archive::write_tar_gz(dir, &filter, &Limits::default(), Vec::new()).map_err(package)?;
     let layers = vec![ImageLayer::new(data, FLUX_CONTENT_MEDIA_TYPE.into(), None)];
     let config = Config::new(b"{}".to_vec(), FLUX_CONFIG_MEDIA_TYPE.into(), None);
     let mut annotations = opts.annotations.clone();
     annotations.insert(ANNOTATION_SOURCE.into(), source.into());
     annotations.insert(ANNOTATION_REVISION.into(), revision.into());
     let created = opts.created.unwrap_or_else(chrono::Utc::now);
-    annotations.insert(ANNOTATION_CREATED.into(), created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    annotations.insert(
+        ANNOTATION_CREATED.into(),
+        created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
     let manifest = OciImageManifest::build(&layers, &config, Some(annotations));
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(Error::DockerConfig)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest_bytes)));
     let client = client(opts.insecure);
     let auth = registry_auth(&opts.credentials);
-    let push_err = |source| Error::PushFailed { reference: image.to_string(), source };
-    client.push(&image, &layers, config, &auth, Some(manifest)).await.map_err(push_err)?;
+    let push_err = |source| Error::PushFailed {
+        reference: image.to_string(),
+        source,
+    };
+    client
+        .push(&image, &layers, config, &auth, Some(manifest))
+        .await
+        .map_err(push_err)?;
     // The registry's digest is authoritative (it hashes the bytes oci-client sent).
-    let pushed = client.fetch_manifest_digest(&image, &auth).await.map_err(push_err)?;
+    let pushed = client
+        .fetch_manifest_digest(&image, &auth)
+        .await
+        .map_err(push_err)?;
     let _ = digest;
     Ok(pushed)
 }
@@ -556,8 +672,14 @@ mod tests {
 
     #[test]
     fn oci_urls_parse() {
-        assert_eq!(parse_oci_url("oci://127.0.0.1:5000/org/app"), Some(("127.0.0.1:5000".into(), "org/app".into())));
-        assert_eq!(parse_oci_url("oci://ghcr.io/stefanprodan/manifests/podinfo/"), Some(("ghcr.io".into(), "stefanprodan/manifests/podinfo".into())));
+        assert_eq!(
+            parse_oci_url("oci://127.0.0.1:5000/org/app"),
+            Some(("127.0.0.1:5000".into(), "org/app".into()))
+        );
+        assert_eq!(
+            parse_oci_url("oci://ghcr.io/stefanprodan/manifests/podinfo/"),
+            Some(("ghcr.io".into(), "stefanprodan/manifests/podinfo".into()))
+        );
         assert_eq!(parse_oci_url("https://ghcr.io/x"), None);
         assert_eq!(parse_oci_url("oci://ghcr.io"), None);
         assert_eq!(parse_oci_url("oci://ghcr.io/x:tag"), None);
@@ -566,11 +688,25 @@ mod tests {
     #[test]
     fn docker_config_credentials_are_found_by_registry() {
         let json = br#"{"auths":{"https://ghcr.io":{"auth":"Zmx1eDpzM2NyZXQ="},"localhost:5000":{"username":"u","password":"p"}}}"#;
-        let c = credentials_from_docker_config(json, "ghcr.io").unwrap().unwrap();
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("flux", "s3cret"));
-        let c = credentials_from_docker_config(json, "localhost:5000").unwrap().unwrap();
+        let c = credentials_from_docker_config(json, "ghcr.io")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("flux", "s3cret")
+        );
+        let c = credentials_from_docker_config(json, "localhost:5000")
+            .unwrap()
+            .unwrap();
         assert_eq!(c.username, "u");
-        assert!(credentials_from_docker_config(json, "docker.io").unwrap().is_none());
-        assert!(matches!(credentials_from_docker_config(b"{", "x"), Err(Error::DockerConfig(_))));
+        assert!(
+            credentials_from_docker_config(json, "docker.io")
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            credentials_from_docker_config(b"{", "x"),
+            Err(Error::DockerConfig(_))
+        ));
     }
 }

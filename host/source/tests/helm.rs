@@ -25,13 +25,17 @@ fn copy_repo(to: &Path) {
 fn chart_updated(o: HelmChartOutcome) -> Artifact {
     match o {
         HelmChartOutcome::Updated(a) => a,
-        HelmChartOutcome::Unchanged { revision } => panic!("expected a new artifact, got unchanged {revision}"),
+        HelmChartOutcome::Unchanged { revision } => {
+            panic!("expected a new artifact, got unchanged {revision}")
+        }
     }
 }
 
 fn chart_yaml_in(store: &Store, obj: &ObjectRef, a: &Artifact) -> String {
     let out = tempfile::tempdir().unwrap();
-    store.extract(obj, a, out.path(), &Limits::default()).unwrap();
+    store
+        .extract(obj, a, out.path(), &Limits::default())
+        .unwrap();
     std::fs::read_to_string(out.path().join("podinfo/Chart.yaml")).unwrap()
 }
 
@@ -43,21 +47,44 @@ async fn repository_index_is_fetched_with_basic_auth_and_cached() {
     let store = Store::new(StoreOptions::new(tmp.path().join("store"))).unwrap();
     let obj = ObjectRef::new("HelmRepository", "flux-system", "podinfo");
     let mut opts = HelmRepositoryOptions::new(format!("{}/charts", server.url()));
-    let err = helm_repo::reconcile(&store, &obj, &opts, None).await.unwrap_err();
-    assert!(matches!(err, helm_repo::Error::FetchFailed { .. }), "{err:?}");
-    assert!(std::error::Error::source(&err).unwrap().to_string().contains("401"), "{err:?}");
+    let err = helm_repo::reconcile(&store, &obj, &opts, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, helm_repo::Error::FetchFailed { .. }),
+        "{err:?}"
+    );
+    assert!(
+        std::error::Error::source(&err)
+            .unwrap()
+            .to_string()
+            .contains("401"),
+        "{err:?}"
+    );
 
-    opts.credentials = Some(HttpCredentials { username: "helm".into(), password: "pw".into() });
-    let a = match helm_repo::reconcile(&store, &obj, &opts, None).await.unwrap() {
+    opts.credentials = Some(HttpCredentials {
+        username: "helm".into(),
+        password: "pw".into(),
+    });
+    let a = match helm_repo::reconcile(&store, &obj, &opts, None)
+        .await
+        .unwrap()
+    {
         HelmRepositoryOutcome::Updated(a) => a,
         other => panic!("{other:?}"),
     };
     let bytes = std::fs::read(fixtures().join("repo/index.yaml")).unwrap();
     use sha2::Digest;
-    assert_eq!(a.revision, format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes))));
+    assert_eq!(
+        a.revision,
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+    );
     let index = helm_repo::load_index(&store, &obj, &a).unwrap();
     assert_eq!(index.entries["podinfo"].len(), 3);
-    match helm_repo::reconcile(&store, &obj, &opts, Some(&a)).await.unwrap() {
+    match helm_repo::reconcile(&store, &obj, &opts, Some(&a))
+        .await
+        .unwrap()
+    {
         HelmRepositoryOutcome::Unchanged { revision } => assert_eq!(revision, a.revision),
         other => panic!("{other:?}"),
     }
@@ -72,21 +99,56 @@ async fn broken_indexes_and_unreachable_repositories_are_clear_errors() {
     let (server, _) = support::static_server(tmp.path(), None);
     let store = Store::new(StoreOptions::new(tmp.path().join("store"))).unwrap();
     let obj = ObjectRef::new("HelmRepository", "default", "bad");
-    let err = helm_repo::reconcile(&store, &obj, &HelmRepositoryOptions::new(format!("{}/bad", server.url())), None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, helm_repo::Error::InvalidIndex { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("HelmRepository default/bad: invalid index"), "{err}");
-    let err = helm_repo::reconcile(&store, &obj, &HelmRepositoryOptions::new(format!("{}/missing", server.url())), None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, helm_repo::Error::FetchFailed { .. }), "{err:?}");
+    let err = helm_repo::reconcile(
+        &store,
+        &obj,
+        &HelmRepositoryOptions::new(format!("{}/bad", server.url())),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_repo::Error::InvalidIndex { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("HelmRepository default/bad: invalid index"),
+        "{err}"
+    );
+    let err = helm_repo::reconcile(
+        &store,
+        &obj,
+        &HelmRepositoryOptions::new(format!("{}/missing", server.url())),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_repo::Error::FetchFailed { .. }),
+        "{err:?}"
+    );
     let dead = support::free_port();
-    let err = helm_repo::reconcile(&store, &obj, &HelmRepositoryOptions::new(format!("http://127.0.0.1:{dead}")), None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, helm_repo::Error::FetchFailed { .. }), "{err:?}");
-    let oci = helm_repo::reconcile(&store, &obj, &HelmRepositoryOptions::new("oci://ghcr.io/org/charts"), None).await.unwrap();
+    let err = helm_repo::reconcile(
+        &store,
+        &obj,
+        &HelmRepositoryOptions::new(format!("http://127.0.0.1:{dead}")),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_repo::Error::FetchFailed { .. }),
+        "{err:?}"
+    );
+    let oci = helm_repo::reconcile(
+        &store,
+        &obj,
+        &HelmRepositoryOptions::new("oci://ghcr.io/org/charts"),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(matches!(oci, HelmRepositoryOutcome::Oci));
 }
 
@@ -98,41 +160,92 @@ async fn charts_resolve_by_semver_from_relative_and_absolute_urls_with_digest_ch
     let store = Store::new(StoreOptions::new(tmp.path().join("store"))).unwrap();
     let repo_obj = ObjectRef::new("HelmRepository", "flux-system", "podinfo");
     let repo_opts = HelmRepositoryOptions::new(format!("{}/charts", server.url()));
-    let index = match helm_repo::reconcile(&store, &repo_obj, &repo_opts, None).await.unwrap() {
+    let index = match helm_repo::reconcile(&store, &repo_obj, &repo_opts, None)
+        .await
+        .unwrap()
+    {
         HelmRepositoryOutcome::Updated(a) => a,
         other => panic!("{other:?}"),
     };
     let obj = ObjectRef::new("HelmChart", "flux-system", "flux-system-podinfo");
-    let source = ChartSource::Repository { object: repo_obj.clone(), options: repo_opts.clone(), index: Some(index) };
+    let source = ChartSource::Repository {
+        object: repo_obj.clone(),
+        options: repo_opts.clone(),
+        index: Some(index),
+    };
 
     // Latest stable by default: the 7.0.0-rc.1 prerelease is skipped.
-    let a = chart_updated(helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("podinfo", source.clone()), None).await.unwrap());
+    let a = chart_updated(
+        helm_chart::reconcile(
+            &store,
+            &obj,
+            &HelmChartOptions::new("podinfo", source.clone()),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(a.revision, "6.2.0");
     assert!(chart_yaml_in(&store, &obj, &a).contains("version: 6.2.0"));
     assert_eq!(
         a.digest,
         {
             use sha2::Digest;
-            format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(fixtures().join("repo/podinfo-6.2.0.tgz")).unwrap())))
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(
+                    std::fs::read(fixtures().join("repo/podinfo-6.2.0.tgz")).unwrap()
+                ))
+            )
         },
         "the chart is stored byte-for-byte"
     );
 
     let mut opts = HelmChartOptions::new("podinfo", source.clone());
     opts.version = Some("~6.1".into());
-    let a = chart_updated(helm_chart::reconcile(&store, &obj, &opts, None).await.unwrap());
+    let a = chart_updated(
+        helm_chart::reconcile(&store, &obj, &opts, None)
+            .await
+            .unwrap(),
+    );
     assert_eq!(a.revision, "6.1.0");
-    match helm_chart::reconcile(&store, &obj, &opts, Some("6.1.0")).await.unwrap() {
+    match helm_chart::reconcile(&store, &obj, &opts, Some("6.1.0"))
+        .await
+        .unwrap()
+    {
         HelmChartOutcome::Unchanged { revision } => assert_eq!(revision, "6.1.0"),
         other => panic!("{other:?}"),
     }
     opts.version = Some(">=7.0.0-0".into());
-    assert_eq!(chart_updated(helm_chart::reconcile(&store, &obj, &opts, None).await.unwrap()).revision, "7.0.0-rc.1");
+    assert_eq!(
+        chart_updated(
+            helm_chart::reconcile(&store, &obj, &opts, None)
+                .await
+                .unwrap()
+        )
+        .revision,
+        "7.0.0-rc.1"
+    );
     opts.version = Some(">=8".into());
-    let err = helm_chart::reconcile(&store, &obj, &opts, None).await.unwrap_err();
-    assert!(matches!(err, helm_chart::Error::ChartNotFound { .. }), "{err:?}");
-    let err = helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("nginx", source.clone()), None).await.unwrap_err();
-    assert!(matches!(err, helm_chart::Error::ChartNotFound { .. }), "{err:?}");
+    let err = helm_chart::reconcile(&store, &obj, &opts, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, helm_chart::Error::ChartNotFound { .. }),
+        "{err:?}"
+    );
+    let err = helm_chart::reconcile(
+        &store,
+        &obj,
+        &HelmChartOptions::new("nginx", source.clone()),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_chart::Error::ChartNotFound { .. }),
+        "{err:?}"
+    );
 
     // Absolute URLs, fetched directly (no stored index).
     let abs = tmp.path().join("abs");
@@ -145,26 +258,51 @@ async fn charts_resolve_by_semver_from_relative_and_absolute_urls_with_digest_ch
         options: HelmRepositoryOptions::new(format!("{}/abs", server.url())),
         index: None,
     };
-    let a = chart_updated(helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("podinfo", abs_source), None).await.unwrap());
+    let a = chart_updated(
+        helm_chart::reconcile(
+            &store,
+            &obj,
+            &HelmChartOptions::new("podinfo", abs_source),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(a.revision, "6.2.0");
 
     // A chart whose bytes do not match the index digest.
     let tampered = tmp.path().join("tampered");
     copy_repo(&tampered);
-    std::fs::copy(fixtures().join("repo/podinfo-6.1.0.tgz"), tampered.join("podinfo-6.2.0.tgz")).unwrap();
+    std::fs::copy(
+        fixtures().join("repo/podinfo-6.1.0.tgz"),
+        tampered.join("podinfo-6.2.0.tgz"),
+    )
+    .unwrap();
     let t_source = ChartSource::Repository {
         object: repo_obj.clone(),
         options: HelmRepositoryOptions::new(format!("{}/tampered", server.url())),
         index: None,
     };
-    let err = helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("podinfo", t_source), None).await.unwrap_err();
-    assert!(matches!(err, helm_chart::Error::DigestMismatch { .. }), "{err:?}");
+    let err = helm_chart::reconcile(
+        &store,
+        &obj,
+        &HelmChartOptions::new("podinfo", t_source),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_chart::Error::DigestMismatch { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("digest mismatch"), "{err}");
 
     // Over the size limit.
     let mut small = HelmChartOptions::new("podinfo", source);
     small.limits.max_bytes = 100;
-    let err = helm_chart::reconcile(&store, &obj, &small, None).await.unwrap_err();
+    let err = helm_chart::reconcile(&store, &obj, &small, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, helm_chart::Error::TooLarge { .. }), "{err:?}");
 }
 
@@ -175,23 +313,74 @@ async fn charts_are_packaged_from_a_path_in_another_artifact() {
     let git_obj = ObjectRef::new("GitRepository", "flux-system", "repo");
     let tree = tmp.path().join("tree");
     std::fs::create_dir_all(tree.join("charts")).unwrap();
-    gyre_source::archive::copy_tree(&fixtures().join("src"), &tree.join("charts"), &SourceFilter::none(), Path::new("")).unwrap();
+    gyre_source::archive::copy_tree(
+        &fixtures().join("src"),
+        &tree.join("charts"),
+        &SourceFilter::none(),
+        Path::new(""),
+    )
+    .unwrap();
     std::fs::write(tree.join("charts/podinfo/ignored.txt"), "helmignored").unwrap();
-    let (git_art, _) = store.archive_dir(&git_obj, &tree, "main@sha1:abc", &SourceFilter::none(), &Limits::default()).unwrap();
+    let (git_art, _) = store
+        .archive_dir(
+            &git_obj,
+            &tree,
+            "main@sha1:abc",
+            &SourceFilter::none(),
+            &Limits::default(),
+        )
+        .unwrap();
 
     let obj = ObjectRef::new("HelmChart", "flux-system", "local");
-    let source = ChartSource::Artifact { object: git_obj.clone(), artifact: git_art.clone() };
-    let a = chart_updated(helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("./charts/podinfo", source.clone()), None).await.unwrap());
+    let source = ChartSource::Artifact {
+        object: git_obj.clone(),
+        artifact: git_art.clone(),
+    };
+    let a = chart_updated(
+        helm_chart::reconcile(
+            &store,
+            &obj,
+            &HelmChartOptions::new("./charts/podinfo", source.clone()),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(a.revision, "6.1.0");
     let out = tempfile::tempdir().unwrap();
-    store.extract(&obj, &a, out.path(), &Limits::default()).unwrap();
+    store
+        .extract(&obj, &a, out.path(), &Limits::default())
+        .unwrap();
     assert!(out.path().join("podinfo/templates/configmap.yaml").exists());
-    assert!(!out.path().join("podinfo/ignored.txt").exists(), ".helmignore applies");
+    assert!(
+        !out.path().join("podinfo/ignored.txt").exists(),
+        ".helmignore applies"
+    );
 
-    let err = helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("../../etc", source.clone()), None).await.unwrap_err();
-    assert!(matches!(err, helm_chart::Error::InvalidChart { .. }), "{err:?}");
-    let err = helm_chart::reconcile(&store, &obj, &HelmChartOptions::new("charts/missing", source), None).await.unwrap_err();
-    assert!(matches!(err, helm_chart::Error::InvalidChart { .. }), "{err:?}");
+    let err = helm_chart::reconcile(
+        &store,
+        &obj,
+        &HelmChartOptions::new("../../etc", source.clone()),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_chart::Error::InvalidChart { .. }),
+        "{err:?}"
+    );
+    let err = helm_chart::reconcile(
+        &store,
+        &obj,
+        &HelmChartOptions::new("charts/missing", source),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, helm_chart::Error::InvalidChart { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -200,17 +389,36 @@ async fn charts_are_pulled_from_an_oci_registry() {
     let (_reg, port) = support::start_registry(tmp.path());
     // Push the packaged fixtures the way `helm push` lays them out.
     use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-    let client = oci_client::Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
+    let client = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
     for v in ["6.1.0", "6.2.0"] {
         let tgz = std::fs::read(fixtures().join(format!("repo/podinfo-{v}.tgz"))).unwrap();
-        let image: oci_client::Reference = format!("127.0.0.1:{port}/charts/podinfo:{v}").parse().unwrap();
-        let layers = vec![ImageLayer::new(tgz, helm_chart::HELM_CHART_CONTENT_MEDIA_TYPE.into(), None)];
+        let image: oci_client::Reference = format!("127.0.0.1:{port}/charts/podinfo:{v}")
+            .parse()
+            .unwrap();
+        let layers = vec![ImageLayer::new(
+            tgz,
+            helm_chart::HELM_CHART_CONTENT_MEDIA_TYPE.into(),
+            None,
+        )];
         let config = Config::new(
-            format!("{{\"name\":\"podinfo\",\"version\":\"{v}\",\"apiVersion\":\"v2\"}}").into_bytes(),
+            format!("{{\"name\":\"podinfo\",\"version\":\"{v}\",\"apiVersion\":\"v2\"}}")
+                .into_bytes(),
             "application/vnd.cncf.helm.config.v1+json".into(),
             None,
         );
-        client.push(&image, &layers, config, &oci_client::secrets::RegistryAuth::Anonymous, None).await.unwrap();
+        client
+            .push(
+                &image,
+                &layers,
+                config,
+                &oci_client::secrets::RegistryAuth::Anonymous,
+                None,
+            )
+            .await
+            .unwrap();
     }
     let store = Store::new(StoreOptions::new(tmp.path().join("store"))).unwrap();
     let obj = ObjectRef::new("HelmChart", "default", "podinfo");
@@ -218,9 +426,21 @@ async fn charts_are_pulled_from_an_oci_registry() {
     repo.insecure = true;
     let mut opts = HelmChartOptions::new("podinfo", ChartSource::Oci { options: repo });
     opts.version = Some("6.x".into());
-    let a = chart_updated(helm_chart::reconcile(&store, &obj, &opts, None).await.unwrap());
+    let a = chart_updated(
+        helm_chart::reconcile(&store, &obj, &opts, None)
+            .await
+            .unwrap(),
+    );
     assert_eq!(a.revision, "6.2.0");
     assert!(chart_yaml_in(&store, &obj, &a).contains("version: 6.2.0"));
     opts.version = Some("<6.2.0".into());
-    assert_eq!(chart_updated(helm_chart::reconcile(&store, &obj, &opts, None).await.unwrap()).revision, "6.1.0");
+    assert_eq!(
+        chart_updated(
+            helm_chart::reconcile(&store, &obj, &opts, None)
+                .await
+                .unwrap()
+        )
+        .revision,
+        "6.1.0"
+    );
 }

@@ -33,7 +33,11 @@ impl Server {
         let (tx_addr, rx_addr) = std::sync::mpsc::channel();
         let (tx_stop, mut rx_stop) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx_addr.send(listener.local_addr().unwrap()).unwrap();
@@ -64,7 +68,11 @@ impl Server {
             });
         });
         let addr = rx_addr.recv().unwrap();
-        Server { addr, shutdown: Some(tx_stop), thread: Some(thread) }
+        Server {
+            addr,
+            shutdown: Some(tx_stop),
+            thread: Some(thread),
+        }
     }
 }
 
@@ -90,8 +98,14 @@ fn unauthorized() -> Response<Full<Bytes>> {
 fn check_basic(req: &Request<Bytes>, auth: &Option<(String, String)>) -> bool {
     use base64::Engine;
     let Some((u, p)) = auth else { return true };
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")));
-    req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+    );
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(expected.as_str())
 }
 
 /// Serve every repository under `root` over smart HTTP via `git http-backend`.
@@ -131,7 +145,9 @@ fn git_cgi(root: &Path, req: Request<Bytes>) -> Response<Full<Bytes>> {
             cmd.env(var, v);
         }
     }
-    let mut child = cmd.spawn().expect("`git` must be on PATH for the smart HTTP test server");
+    let mut child = cmd
+        .spawn()
+        .expect("`git` must be on PATH for the smart HTTP test server");
     let body = req.body().clone();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -139,9 +155,17 @@ fn git_cgi(root: &Path, req: Request<Bytes>) -> Response<Full<Bytes>> {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)).or_else(|| {
-        out.stdout.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2))
-    });
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            out.stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        });
     let Some((end, sep)) = split else {
         return Response::builder()
             .status(500)
@@ -155,33 +179,52 @@ fn git_cgi(root: &Path, req: Request<Bytes>) -> Response<Full<Bytes>> {
         if let Some((k, v)) = line.split_once(':') {
             let v = v.trim();
             if k.eq_ignore_ascii_case("status") {
-                status = v.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(500);
+                status = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(500);
             } else {
                 resp = resp.header(k.trim(), v);
             }
         }
     }
-    resp.status(status).body(Full::new(Bytes::copy_from_slice(&out.stdout[end + sep..]))).unwrap()
+    resp.status(status)
+        .body(Full::new(Bytes::copy_from_slice(&out.stdout[end + sep..])))
+        .unwrap()
 }
 
 /// Serve files under `root` (GET only), optionally behind basic auth. Counts requests per path.
-pub fn static_server(root: &Path, auth: Option<(&str, &str)>) -> (Server, Arc<std::sync::Mutex<HashMap<String, usize>>>) {
+pub fn static_server(
+    root: &Path,
+    auth: Option<(&str, &str)>,
+) -> (Server, Arc<std::sync::Mutex<HashMap<String, usize>>>) {
     let root = root.to_path_buf();
     let auth = auth.map(|(u, p)| (u.to_string(), p.to_string()));
     let hits = Arc::new(std::sync::Mutex::new(HashMap::new()));
     let hits2 = hits.clone();
     let server = Server::start(Arc::new(move |req| {
-        *hits2.lock().unwrap().entry(req.uri().path().to_string()).or_insert(0) += 1;
+        *hits2
+            .lock()
+            .unwrap()
+            .entry(req.uri().path().to_string())
+            .or_insert(0) += 1;
         if !check_basic(&req, &auth) {
             return unauthorized();
         }
         let rel = req.uri().path().trim_start_matches('/');
         if rel.split('/').any(|c| c == "..") {
-            return Response::builder().status(400).body(Full::new(Bytes::new())).unwrap();
+            return Response::builder()
+                .status(400)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
         }
         match std::fs::read(root.join(rel)) {
             Ok(b) => Response::new(Full::new(Bytes::from(b))),
-            Err(_) => Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found"))).unwrap(),
+            Err(_) => Response::builder()
+                .status(404)
+                .body(Full::new(Bytes::from_static(b"not found")))
+                .unwrap(),
         }
     }));
     (server, hits)
@@ -190,7 +233,16 @@ pub fn static_server(root: &Path, auth: Option<(&str, &str)>) -> (Server, Arc<st
 /// Run git with a fixed identity; panics with stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=Gyre Test", "-c", "user.email=test@gyre.dev", "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"])
+        .args([
+            "-c",
+            "user.name=Gyre Test",
+            "-c",
+            "user.email=test@gyre.dev",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "protocol.file.allow=always",
+        ])
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -198,7 +250,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
         .output()
         .expect("`git` must be installed for these tests");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -213,11 +269,23 @@ impl TestRepo {
         let work = base.join(format!("{name}-work"));
         std::fs::create_dir_all(&work).unwrap();
         git(&work, &["init", "-q", "-b", "main"]);
-        let repo = TestRepo { work, bare: served_root.join(format!("{name}.git")) };
+        let repo = TestRepo {
+            work,
+            bare: served_root.join(format!("{name}.git")),
+        };
         repo.write(files);
         repo.commit("initial");
         std::fs::create_dir_all(served_root).unwrap();
-        git(base, &["clone", "-q", "--bare", repo.work.to_str().unwrap(), repo.bare.to_str().unwrap()]);
+        git(
+            base,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                repo.work.to_str().unwrap(),
+                repo.bare.to_str().unwrap(),
+            ],
+        );
         repo
     }
 
@@ -238,8 +306,26 @@ impl TestRepo {
 
     /// Push all branches and tags to the served bare repo.
     pub fn push(&self) {
-        git(&self.work, &["push", "-q", "--force", self.bare.to_str().unwrap(), "--all"]);
-        git(&self.work, &["push", "-q", "--force", self.bare.to_str().unwrap(), "--tags"]);
+        git(
+            &self.work,
+            &[
+                "push",
+                "-q",
+                "--force",
+                self.bare.to_str().unwrap(),
+                "--all",
+            ],
+        );
+        git(
+            &self.work,
+            &[
+                "push",
+                "-q",
+                "--force",
+                self.bare.to_str().unwrap(),
+                "--tags",
+            ],
+        );
     }
 
     pub fn head(&self) -> String {
@@ -251,7 +337,11 @@ impl TestRepo {
 pub fn require_tool(env: &str, name: &str, install: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env) {
         let p = PathBuf::from(p);
-        assert!(p.exists(), "{env}={} does not exist ({install})", p.display());
+        assert!(
+            p.exists(),
+            "{env}={} does not exist ({install})",
+            p.display()
+        );
         return p;
     }
     for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
@@ -274,7 +364,11 @@ impl Drop for ChildGuard {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_for_port(port: u16, what: &str) {
@@ -290,7 +384,11 @@ pub fn wait_for_port(port: u16, what: &str) {
 
 /// Start Debian's docker-registry (distribution) on a free port.
 pub fn start_registry(dir: &Path) -> (ChildGuard, u16) {
-    let bin = require_tool("GYRE_TEST_REGISTRY", "docker-registry", "apt-get install docker-registry");
+    let bin = require_tool(
+        "GYRE_TEST_REGISTRY",
+        "docker-registry",
+        "apt-get install docker-registry",
+    );
     let port = free_port();
     let config = dir.join("registry.yml");
     std::fs::write(

@@ -645,8 +645,6 @@ pub async fn push_artifact(
         created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
     let manifest = OciImageManifest::build(&layers, &config, Some(annotations));
-    let manifest_bytes = serde_json::to_vec(&manifest).map_err(Error::DockerConfig)?;
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest_bytes)));
     let client = client(opts.insecure);
     let auth = registry_auth(&opts.credentials);
     let push_err = |source| Error::PushFailed {
@@ -662,7 +660,6 @@ pub async fn push_artifact(
         .fetch_manifest_digest(&image, &auth)
         .await
         .map_err(push_err)?;
-    let _ = digest;
     Ok(pushed)
 }
 

@@ -304,6 +304,18 @@ pub async fn reconcile(
     let last_revision = last
         .filter(|l| l.included_digests == included_digests)
         .map(|l| l.revision.clone());
+    // Fast no-op path for HTTP(S): one stateless protocol-v2 `ls-refs` request on a shared,
+    // keep-alive client. Anything unexpected falls through to the full gix path, which
+    // also produces the proper errors.
+    if let Some(last) = &last_revision
+        && let Some(refs) = ls_refs_http(opts).await
+        && let Ok(resolved) = resolve_in(obj, opts, &refs)
+        && same_revision(last, &resolved.revision)
+    {
+        return Ok(GitOutcome::Unchanged {
+            revision: resolved.revision,
+        });
+    }
     let work = tempfile::Builder::new()
         .prefix("gyre-git-")
         .tempdir()
@@ -561,6 +573,129 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Ref prefixes worth listing for `r` (protocol v2 `ref-prefix`).
+fn ref_prefixes(r: &GitReference) -> Vec<String> {
+    if r.commit.is_some() {
+        return r.branch.iter().map(|b| format!("refs/heads/{b}")).collect();
+    }
+    if let Some(name) = &r.name {
+        return vec![name.clone()];
+    }
+    if r.semver.is_some() {
+        return vec!["refs/tags/".into()];
+    }
+    if let Some(tag) = &r.tag {
+        return vec![format!("refs/tags/{tag}")];
+    }
+    vec![format!(
+        "refs/heads/{}",
+        r.branch.as_deref().unwrap_or("master")
+    )]
+}
+
+fn pkt_line(out: &mut Vec<u8>, line: &str) {
+    out.extend_from_slice(format!("{:04x}", line.len() + 4).as_bytes());
+    out.extend_from_slice(line.as_bytes());
+}
+
+/// Parse an `ls-refs` response (`<oid> <name>[ symref-target:…][ peeled:<oid>]` pkt-lines).
+fn parse_ls_refs(body: &[u8]) -> Option<Vec<gix::protocol::handshake::Ref>> {
+    use gix::protocol::handshake::Ref;
+    let mut refs = Vec::new();
+    let mut rest = body;
+    loop {
+        let len = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
+        if len == 0 {
+            return Some(refs);
+        }
+        if len < 4 {
+            return None;
+        }
+        let line = std::str::from_utf8(rest.get(4..len)?)
+            .ok()?
+            .trim_end_matches('\n');
+        rest = &rest[len..];
+        let mut parts = line.split(' ');
+        let object = gix::ObjectId::from_hex(parts.next()?.as_bytes()).ok()?;
+        let name: gix::bstr::BString = parts.next()?.into();
+        let peeled = parts.find_map(|p| p.strip_prefix("peeled:"));
+        refs.push(match peeled {
+            Some(p) => Ref::Peeled {
+                full_ref_name: name,
+                tag: object,
+                object: gix::ObjectId::from_hex(p.as_bytes()).ok()?,
+            },
+            None => Ref::Direct {
+                full_ref_name: name,
+                object,
+            },
+        });
+    }
+}
+
+fn shared_http_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!(
+                "git/2.0 (gyre-source/",
+                env!("CARGO_PKG_VERSION"),
+                ")"
+            ))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .expect("reqwest client with rustls builds")
+    })
+}
+
+/// List refs over smart HTTP with a single stateless v2 `ls-refs` POST. `None` means "use
+/// the full gix path" (not HTTP, server without v2, auth problems, anything unexpected).
+async fn ls_refs_http(opts: &GitRepositoryOptions) -> Option<Vec<gix::protocol::handshake::Ref>> {
+    let url = opts.url.trim_end_matches('/');
+    let is_https = url.starts_with("https://");
+    if !(is_https || url.starts_with("http://")) || url.contains('@') {
+        return None;
+    }
+    let has_creds = opts.auth.basic.is_some() || opts.auth.bearer_token.is_some();
+    if has_creds && !is_https && !opts.auth.allow_insecure_http {
+        return None;
+    }
+    let mut body = Vec::new();
+    pkt_line(&mut body, "command=ls-refs\n");
+    pkt_line(&mut body, "object-format=sha1\n");
+    body.extend_from_slice(b"0001");
+    pkt_line(&mut body, "peel\n");
+    pkt_line(&mut body, "symrefs\n");
+    for p in ref_prefixes(&opts.reference) {
+        pkt_line(&mut body, &format!("ref-prefix {p}\n"));
+    }
+    body.extend_from_slice(b"0000");
+    let mut req = shared_http_client()
+        .post(format!("{url}/git-upload-pack"))
+        .timeout(opts.timeout)
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .header("Accept", "application/x-git-upload-pack-result")
+        .header("Git-Protocol", "version=2")
+        .body(body);
+    if let Some(token) = &opts.auth.bearer_token {
+        req = req.bearer_auth(token);
+    } else if let Some(b) = &opts.auth.basic {
+        req = req.basic_auth(&b.username, Some(&b.password));
+    }
+    let resp = req.send().await.ok()?;
+    let content_type = resp
+        .headers()
+        .get("content-type")?
+        .to_str()
+        .ok()?
+        .to_string();
+    if !resp.status().is_success() || content_type != "application/x-git-upload-pack-result" {
+        return None;
+    }
+    let bytes = resp.bytes().await.ok()?;
+    parse_ls_refs(&bytes)
 }
 
 /// Refspecs for the ls-refs phase.
@@ -1020,6 +1155,25 @@ mod tests {
             &format!("dev@sha1:{sha}"),
             &format!("main@sha1:{sha}")
         ));
+    }
+
+    #[test]
+    fn ls_refs_responses_parse_with_peeled_tags() {
+        let a = "1".repeat(40);
+        let b = "2".repeat(40);
+        let mut body = Vec::new();
+        pkt_line(&mut body, &format!("{a} refs/heads/main\n"));
+        pkt_line(&mut body, &format!("{a} refs/tags/v1 peeled:{b}\n"));
+        body.extend_from_slice(b"0000");
+        let refs = parse_ls_refs(&body).unwrap();
+        assert_eq!(ref_target(&refs, "refs/heads/main").unwrap(), a);
+        assert_eq!(
+            ref_target(&refs, "refs/tags/v1").unwrap(),
+            b,
+            "annotated tags resolve to the commit"
+        );
+        assert!(parse_ls_refs(b"zzzz").is_none());
+        assert!(parse_ls_refs(b"0010short").is_none());
     }
 
     #[test]

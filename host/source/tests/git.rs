@@ -567,3 +567,38 @@ async fn resolve_lists_refs_without_fetching() {
     assert_eq!(r.revision, format!("main@sha1:{}", repo.head()));
     assert_eq!(artifacts_on_disk(&e.store), 0);
 }
+
+#[tokio::test]
+async fn ssh_urls_use_the_given_identity_and_fail_clearly_when_unreachable() {
+    // No sshd runs here: this checks that the SSH path (identity and known_hosts written to
+    // private files, `ssh` invoked by gix) turns a refused connection into a clear error.
+    let e = env();
+    let port = support::free_port();
+    let mut opts = GitRepositoryOptions::new(format!("ssh://git@127.0.0.1:{port}/org/repo.git"));
+    opts.reference.branch = Some("main".into());
+    opts.auth.ssh = Some(git::SshAuth {
+        identity: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n".into(),
+        known_hosts: format!("[127.0.0.1]:{port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"),
+    });
+    opts.timeout = Duration::from_secs(20);
+    let err = git::reconcile(&e.store, &e.obj, &opts, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, git::Error::FetchFailed { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("GitRepository flux-system/podinfo: fetch from ssh://"),
+        "{err}"
+    );
+    let mut chain = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = cur {
+        chain.push_str(&format!("{e}\n"));
+        cur = e.source();
+    }
+    assert!(
+        format!("{chain}{err:?}").contains("Connection refused"),
+        "{chain}"
+    );
+    assert!(!err.to_string().contains("not-a-real-key"));
+}

@@ -46,6 +46,10 @@ enum Command {
     /// Show what applying a local directory would change in the cluster
     /// (server-side dry run; exit code 1 when there are changes).
     Diff(DiffCommand),
+    /// Push configuration to an OCI registry as a Flux artifact (like `flux
+    /// push artifact`), for an OCIRepository to pull.
+    #[command(subcommand)]
+    Push(PushCommand),
     /// Push, pull, inspect and list plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -99,6 +103,31 @@ struct RenderArgs {
     transform_configs: Vec<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum PushCommand {
+    /// Package a directory as a Flux OCI artifact and push it.
+    Artifact {
+        /// Where to push: `oci://registry/repo:tag`.
+        reference: String,
+        /// The directory to package.
+        #[arg(long)]
+        path: PathBuf,
+        /// The source it came from (a Git URL), recorded as
+        /// `org.opencontainers.image.source`.
+        #[arg(long)]
+        source: String,
+        /// The revision it came from (`main@sha1:<hex>`), recorded as
+        /// `org.opencontainers.image.revision`.
+        #[arg(long)]
+        revision: String,
+        /// Extra paths to leave out (gitignore syntax, comma-separated).
+        #[arg(long)]
+        ignore_paths: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
 }
 
 /// `gyre diff --path DIR`, or `gyre diff kustomization NAME --path DIR`.
@@ -306,6 +335,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Build(BuildCommand::Helm(args)) => helm::build(&cache_dir, args).await?,
         Command::Diff(cmd) => return diff::run(&cache_dir, cmd).await,
+        Command::Push(PushCommand::Artifact {
+            reference,
+            path,
+            source,
+            revision,
+            ignore_paths,
+            registry,
+        }) => {
+            push_artifact(
+                &reference,
+                &path,
+                &source,
+                &revision,
+                ignore_paths,
+                &registry,
+            )
+            .await?
+        }
         Command::Plugin(cmd) => plugin(&cache_dir, cmd).await?,
         Command::Version => {
             println!("gyre {}", env!("CARGO_PKG_VERSION"));
@@ -426,6 +473,55 @@ async fn render(cache_dir: &Path, args: RenderArgs) -> anyhow::Result<()> {
             .with_context(|| format!("transform {reference}"))?;
     }
     write_yaml(&objects)
+}
+
+async fn push_artifact(
+    reference: &str,
+    path: &Path,
+    source: &str,
+    revision: &str,
+    ignore_paths: Option<String>,
+    registry: &RegistryArgs,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        path.is_dir(),
+        "--path {} is not a directory",
+        path.display()
+    );
+    let host = reference
+        .strip_prefix("oci://")
+        .unwrap_or(reference)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let docker_config = registry.docker_config.clone().or_else(|| {
+        let dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
+        Some(dir.join("config.json"))
+    });
+    let credentials = match docker_config.filter(|p| p.is_file()) {
+        Some(file) => {
+            let json = std::fs::read(&file)
+                .with_context(|| format!("reading docker config {}", file.display()))?;
+            gyre_source::oci::credentials_from_docker_config(&json, host)?
+        }
+        None => None,
+    };
+    let options = gyre_source::oci::PushOptions {
+        credentials,
+        insecure: registry.insecure,
+        ignore: ignore_paths.map(|p| p.replace(',', "\n")),
+        ..Default::default()
+    };
+    let step = Step::start(format!("pushing {} to {reference}", path.display()));
+    let digest = gyre_source::oci::push_artifact(path, reference, source, revision, &options)
+        .await
+        .with_context(|| format!("pushing {} to {reference}", path.display()))?;
+    step.done("");
+    println!("pushed {reference}");
+    println!("digest: {digest}");
+    Ok(())
 }
 
 async fn plugin(cache_dir: &Path, cmd: PluginCommand) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! kustomize build through the built-in plugin (both call plugins from
 //! inside the async runtime, which the library tests do not).
 
+use gyre_plugin_tests::TestRegistry;
 use std::process::Command;
 
 fn gyre(cache: &std::path::Path) -> Command {
@@ -189,87 +190,29 @@ async fn diff_shows_created_configured_and_nothing_after_apply_with_secrets_mask
     );
 }
 
-/// A real `docker-registry` on a free loopback port, stopped on drop.
-struct Registry {
-    child: std::process::Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let bin = std::env::var("GYRE_TEST_REGISTRY").unwrap_or("/usr/bin/docker-registry".into());
-        assert!(
-            std::path::Path::new(&bin).exists(),
-            "{bin} is missing: apt-get install docker-registry (or set GYRE_TEST_REGISTRY)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nhttp:\n  addr: {addr}\nstorage:\n  filesystem:\n    rootdirectory: {}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// The manifest of `repo:tag`, fetched with a plain HTTP/1.0 GET.
-    fn manifest(&self, repo: &str, tag: &str) -> serde_json::Value {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "GET /v2/{repo}/manifests/{tag} HTTP/1.0\r\nHost: {}\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-            "{head}"
-        );
-        serde_json::from_str(body).unwrap()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The manifest of `repo:tag` in `registry`, fetched with a plain HTTP/1.0 GET.
+fn manifest(registry: &TestRegistry, repo: &str, tag: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&registry.addr).unwrap();
+    write!(
+        s,
+        "GET /v2/{repo}/manifests/{tag} HTTP/1.0\r\nHost: {}\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n",
+        registry.addr
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    serde_json::from_str(body).unwrap()
 }
 
 #[test]
 fn push_artifact_creates_a_flux_oci_artifact() {
-    let registry = Registry::start();
+    let registry = TestRegistry::start();
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
@@ -301,7 +244,7 @@ fn push_artifact_creates_a_flux_oci_artifact() {
     );
     assert!(stdout.contains("digest: sha256:"), "{stdout}");
 
-    let manifest = registry.manifest("apps/demo", "v1");
+    let manifest = manifest(&registry, "apps/demo", "v1");
     assert_eq!(
         manifest["config"]["mediaType"],
         "application/vnd.cncf.flux.config.v1+json"

@@ -174,20 +174,7 @@ pub fn build_values(
     let mut vals = Map::new();
     for f in files {
         let s = read(f).map_err(Error::NotFound)?;
-        let v = yaml::parse(&s, true).map_err(|e| {
-            Error::Invalid(format!(
-                "failed to parse {f}: error converting YAML to JSON: {e}"
-            ))
-        })?;
-        match v {
-            Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),
-            Value::Nil => {}
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "failed to parse {f}: error unmarshaling JSON: cannot unmarshal into map"
-                )));
-            }
-        }
+        merge_yaml_layer(&mut vals, f, &s)?;
     }
     for (flag, arg) in sets {
         let r = match flag.as_str() {
@@ -220,6 +207,25 @@ pub fn build_values(
         r.map_err(Error::Invalid)?;
     }
     Ok(vals)
+}
+
+/// Merges one values file (`name` for errors) over `vals`, as `-f` does.
+fn merge_yaml_layer(vals: &mut Map, name: &str, text: &str) -> Result<()> {
+    let v = yaml::parse(text, true).map_err(|e| {
+        Error::Invalid(format!(
+            "failed to parse {name}: error converting YAML to JSON: {e}"
+        ))
+    })?;
+    match v {
+        Value::Map(m) => strvals::merge_maps(vals, &m.borrow()),
+        Value::Nil => {}
+        _ => {
+            return Err(Error::Invalid(format!(
+                "failed to parse {name}: error unmarshaling JSON: cannot unmarshal into map"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Builds user values from an ordered list of layers, the renderer's `valueSources`
@@ -263,20 +269,7 @@ pub fn values_from_sources(sources: &serde_json::Value) -> Result<Map> {
             strvals::parse_into(text(k)?, kind, vals, &no_files).map_err(Error::Invalid)
         };
         if obj.contains_key("yaml") {
-            let v = yaml::parse(text("yaml")?, true).map_err(|e| {
-                Error::Invalid(format!(
-                    "failed to parse {name}: error converting YAML to JSON: {e}"
-                ))
-            })?;
-            match v {
-                Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),
-                Value::Nil => {}
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "failed to parse {name}: error unmarshaling JSON: cannot unmarshal into map"
-                    )));
-                }
-            }
+            merge_yaml_layer(&mut vals, name, text("yaml")?)?;
         } else if let Some(j) = obj.get("json") {
             match json::from_serde(j) {
                 Value::Map(m) => strvals::merge_maps(&mut vals, &m.borrow()),

@@ -26,6 +26,18 @@ pub enum Error {
     Artifact(#[from] artifact::Error),
 }
 
+/// Runs one reconcile bounded by its `timeout`; `timed_out` builds that
+/// source's own Timeout error, so each keeps its variant and message.
+pub(crate) async fn within_timeout<T, E>(
+    timeout: std::time::Duration,
+    work: impl std::future::Future<Output = std::result::Result<T, E>>,
+    timed_out: impl FnOnce() -> E,
+) -> std::result::Result<T, E> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

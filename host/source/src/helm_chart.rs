@@ -233,18 +233,15 @@ pub async fn reconcile(
     opts: &HelmChartOptions,
     last_revision: Option<&str>,
 ) -> Result<HelmChartOutcome, Error> {
-    match tokio::time::timeout(
+    crate::error::within_timeout(
         opts.timeout,
         reconcile_inner(store, obj, opts, last_revision),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(Error::Timeout {
+        || Error::Timeout {
             object: obj.to_string(),
             timeout: opts.timeout,
-        }),
-    }
+        },
+    )
+    .await
 }
 
 async fn reconcile_inner(

@@ -486,18 +486,15 @@ pub async fn reconcile(
     opts: &OciRepositoryOptions,
     last_revision: Option<&str>,
 ) -> Result<OciOutcome, Error> {
-    match tokio::time::timeout(
+    crate::error::within_timeout(
         opts.timeout,
         reconcile_inner(store, obj, opts, last_revision),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(Error::Timeout {
+        || Error::Timeout {
             object: obj.to_string(),
             timeout: opts.timeout,
-        }),
-    }
+        },
+    )
+    .await
 }
 
 async fn reconcile_inner(

@@ -1,0 +1,4 @@
+//! `gyre-controller`: the reconcilers behind `gyre controller` — one kube-runtime
+//! controller per kind (GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket,
+//! Kustomization, Plugin), plus leader election on a Lease, Prometheus metrics and the
+//! health endpoints.

@@ -233,8 +233,14 @@ impl Applier {
     }
 
     async fn resolve_all(&self, items: &mut [Item], opts: &ApplyOptions) -> Vec<Error> {
-        let results: Vec<Result<(), Error>> = stream::iter(items.iter_mut())
+        // Futures built eagerly, not in a stream closure over borrowed items: that
+        // closure makes the caller's future fail rustc's `Send` proof (rust#110338),
+        // and controllers must spawn it.
+        let futures: Vec<_> = items
+            .iter_mut()
             .map(|i| self.resolve_item(i, &opts.default_namespace))
+            .collect();
+        let results: Vec<Result<(), Error>> = stream::iter(futures)
             .buffered(opts.concurrency.max(1))
             .collect()
             .await;
@@ -494,11 +500,9 @@ impl Applier {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let results: Vec<Result<(Action, Option<Value>), Error>> = stream::iter(planned.iter())
-            .map(|p| self.execute(p, opts))
-            .buffered(n)
-            .collect()
-            .await;
+        let futures: Vec<_> = planned.iter().map(|p| self.execute(p, opts)).collect();
+        let results: Vec<Result<(Action, Option<Value>), Error>> =
+            stream::iter(futures).buffered(n).collect().await;
         let mut out = Vec::new();
         for (p, r) in planned.into_iter().zip(results) {
             match r {

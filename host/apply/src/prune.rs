@@ -78,8 +78,12 @@ impl Applier {
                 .iter()
                 .filter(|(r, _)| order::prune_rank(r) == rank)
                 .collect();
-            let results: Vec<Result<Option<Action>, Error>> = stream::iter(batch.iter())
+            // Built eagerly: see `resolve_all` in apply.rs (rust#110338).
+            let futures: Vec<_> = batch
+                .iter()
                 .map(|(r, v)| self.prune_one(r, v, owner.as_ref()))
+                .collect();
+            let results: Vec<Result<Option<Action>, Error>> = stream::iter(futures)
                 .buffered(opts.concurrency.max(1))
                 .collect()
                 .await;

@@ -2,3 +2,24 @@
 //! controller per kind (GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket,
 //! Kustomization, Plugin), plus leader election on a Lease, Prometheus metrics and the
 //! health endpoints.
+//!
+//! Data flows one way: a source reconciler writes an artifact to the store and its
+//! revision to `status.artifact`; the Kustomization reconciler reads it, renders it in
+//! the plugin sandbox, applies the result with `gyre-apply` and records inventory and
+//! conditions. Every reconciler writes status with server-side apply and emits an Event
+//! per transition.
+
+pub mod context;
+pub mod error;
+pub mod events;
+pub mod kustomization;
+pub mod plugin;
+pub mod plugin_ref;
+pub mod runner;
+pub mod secrets;
+pub mod source;
+pub mod status;
+pub mod vars;
+
+pub use context::{Context, Options};
+pub use error::{Error, Result};

@@ -4,8 +4,7 @@
 //!
 //! Run: `cargo bench -p gyre-source --bench git_fetch` (GYRE_BENCH_FILES overrides 10000).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use gyre_test_support as support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

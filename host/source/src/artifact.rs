@@ -421,6 +421,23 @@ impl Store {
         })
     }
 
+    /// Deletes every artifact of `obj` (the object itself was deleted).
+    ///
+    /// # Errors
+    /// I/O while deleting; a missing directory is not an error.
+    pub fn remove_all(&self, obj: &ObjectRef) -> Result<(), Error> {
+        let dir = self.root.join(self.object_dir(obj)?);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Storage {
+                object: obj.to_string(),
+                path: dir,
+                source,
+            }),
+        }
+    }
+
     /// Delete all but the newest `retention` artifacts of `obj` (never `current`), plus stale
     /// temporary files. Returns the deleted paths.
     ///

@@ -338,27 +338,30 @@ async fn reconcile_inner(
     })?;
     let root = scratch.path().to_path_buf();
     let s3 = &s3;
-    futures::stream::iter(selected.iter())
-        .map(|(key, rel, _)| {
-            let dest = root.join(rel);
-            async move {
-                let path = object_store::path::Path::from(key.as_str());
-                let dl = |source| Error::DownloadFailed {
-                    object: obj.to_string(),
-                    key: key.clone(),
-                    source,
-                };
-                let bytes = s3.get(&path).await.map_err(dl)?.bytes().await.map_err(dl)?;
-                let io = |source| Error::Io {
-                    object: obj.to_string(),
-                    source,
-                };
-                if let Some(parent) = dest.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(io)?;
-                }
-                tokio::fs::write(&dest, &bytes).await.map_err(io)?;
-                Ok::<_, Error>(())
+    // Owned jobs: a stream over borrowed tuples makes the future's Send-ness depend on
+    // a higher-ranked closure, which callers spawning it on a runtime cannot prove.
+    let jobs: Vec<(String, PathBuf)> = selected
+        .iter()
+        .map(|(key, rel, _)| (key.clone(), root.join(rel)))
+        .collect();
+    futures::stream::iter(jobs)
+        .map(|(key, dest)| async move {
+            let path = object_store::path::Path::from(key.as_str());
+            let dl = |source| Error::DownloadFailed {
+                object: obj.to_string(),
+                key: key.clone(),
+                source,
+            };
+            let bytes = s3.get(&path).await.map_err(dl)?.bytes().await.map_err(dl)?;
+            let io = |source| Error::Io {
+                object: obj.to_string(),
+                source,
+            };
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
             }
+            tokio::fs::write(&dest, &bytes).await.map_err(io)?;
+            Ok::<_, Error>(())
         })
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect::<Vec<()>>()

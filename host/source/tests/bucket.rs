@@ -1,6 +1,6 @@
 //! Bucket against a real S3 API (moto server mode).
 
-mod support;
+use gyre_test_support as support;
 
 use gyre_source::bucket::{self, BucketOptions, BucketOutcome};
 use gyre_source::{Limits, ObjectRef, Store, StoreOptions};

@@ -1,6 +1,6 @@
 //! GitRepository against real Git: smart HTTP (`git http-backend`) and file://.
 
-mod support;
+use gyre_test_support as support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

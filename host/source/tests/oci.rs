@@ -1,6 +1,6 @@
 //! OCIRepository and `push_artifact` against a real registry (Debian's docker-registry).
 
-mod support;
+use gyre_test_support as support;
 
 use gyre_source::oci::{self, LayerOperation, OciOutcome, OciRepositoryOptions, PushOptions};
 use gyre_source::{Artifact, Limits, ObjectRef, Store, StoreOptions};

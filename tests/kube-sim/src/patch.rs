@@ -146,8 +146,11 @@ pub fn json_patch(target: &Value, ops: &Value) -> Result<Value, String> {
                 add(&mut doc, path, v)?;
             }
             "test" => {
-                let cur = doc.pointer(path);
-                if cur != Some(&op["value"]) {
+                // The API server's json-patch (evanphx/json-patch) treats a missing
+                // member as null here; kube-runtime's finalizer helper relies on it
+                // (`test /metadata/finalizers == null` before the first `add`).
+                let cur = doc.pointer(path).unwrap_or(&Value::Null);
+                if cur != &op["value"] {
                     return Err(format!("testing value {path} failed: test failed"));
                 }
             }
@@ -299,6 +302,21 @@ mod tests {
             json_patch(&doc, &ops).unwrap(),
             json!({"a": 1, "b/c": [1, 2]})
         );
+    }
+
+    #[test]
+    fn json_patch_test_of_a_missing_member_against_null_passes() {
+        let doc = json!({"metadata": {"name": "a"}});
+        let ops = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}
+        ]);
+        assert_eq!(
+            json_patch(&doc, &ops).unwrap()["metadata"]["finalizers"],
+            json!(["x"])
+        );
+        let ops = json!([{"op": "test", "path": "/metadata/finalizers", "value": []}]);
+        assert!(json_patch(&doc, &ops).is_err());
     }
 
     #[test]

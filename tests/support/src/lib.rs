@@ -1,7 +1,7 @@
 //! Test servers on 127.0.0.1: Git smart HTTP (`git http-backend` as CGI), a static file
 //! server with optional basic auth, and helpers for real tools (git, docker-registry,
 //! moto_server, helm). A missing tool fails the test with a message saying what to install.
-#![allow(dead_code, missing_docs)]
+#![allow(missing_docs)]
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -1,0 +1,299 @@
+//! Wiring: one kube-runtime controller per kind, sharing one [`Context`].
+//!
+//! Each controller's trigger stream is filtered to what should start a reconcile — a new
+//! generation, a new `reconcile.fluxcd.io/requestedAt`, deletion, the finalizer — so the
+//! controller's own status writes do not loop back into reconciles; the interval requeue
+//! does the rest. Kustomizations are also triggered when their source publishes a new
+//! artifact revision and when a Kustomization they depend on becomes ready.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use gyre_api::kustomize::Kustomization;
+use gyre_api::meta;
+use gyre_api::plugin::Plugin;
+use gyre_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
+use k8s_openapi::NamespaceResourceScope;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::source::FINALIZER;
+
+fn hash_of(parts: impl Hash) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    Some(h.finish())
+}
+
+/// What starts a reconcile of the object itself.
+fn spec_or_request<K: Resource>(obj: &K) -> Option<u64> {
+    let m = obj.meta();
+    hash_of((
+        m.generation,
+        meta::requested_at(m),
+        m.deletion_timestamp.is_some(),
+        m.finalizers.iter().flatten().any(|f| f == FINALIZER),
+    ))
+}
+
+/// The artifact revision of a source, as a trigger for its consumers.
+fn artifact_revision(status: Option<&gyre_api::meta::Artifact>) -> Option<u64> {
+    hash_of(status.map(|a| (&a.revision, &a.digest)))
+}
+
+fn error_policy<K>(obj: Arc<K>, err: &Error, _ctx: Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    tracing::warn!(object = %crate::status::describe(obj.as_ref()), error = %crate::source::chain(err), "reconcile error");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// A controller for `K` whose primary trigger is filtered by [`spec_or_request`].
+fn controller<K>(ctx: &Context) -> (Controller<K>, Store<K>)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(ctx.watch_api::<K>(), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_request::<K>, Default::default());
+    let c = Controller::for_stream(stream, reader.clone())
+        .with_config(ControllerConfig::default().concurrency(ctx.options.concurrency));
+    (c, reader)
+}
+
+fn log_result<K: Resource>(
+    r: Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<Error, watcher::Error>>,
+) -> std::future::Ready<()> {
+    if let Err(e) = r {
+        tracing::warn!(error = %crate::source::chain(&e), "controller");
+    }
+    std::future::ready(())
+}
+
+/// Kustomizations whose `sourceRef` is `(kind, namespace, name)`.
+fn consumers(
+    store: &Store<Kustomization>,
+    kind: &str,
+    ns: &str,
+    name: &str,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .iter()
+        .filter(|k| {
+            let r = &k.spec.source_ref;
+            let own = k.namespace().unwrap_or_default();
+            r.kind == kind && r.name == name && r.namespace.as_deref().unwrap_or(&own) == ns
+        })
+        .map(|k| ObjectRef::from_obj(k.as_ref()))
+        .collect()
+}
+
+/// Runs every controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let git = {
+        let (c, _) = controller::<GitRepository>(&ctx);
+        c.graceful_shutdown_on(stop())
+            .run(
+                crate::source::reconcile::<GitRepository>,
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+    };
+    let oci = {
+        let (c, _) = controller::<OCIRepository>(&ctx);
+        c.graceful_shutdown_on(stop())
+            .run(
+                crate::source::reconcile::<OCIRepository>,
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+    };
+    let helm_repo = {
+        let (c, _) = controller::<HelmRepository>(&ctx);
+        c.graceful_shutdown_on(stop())
+            .run(
+                crate::source::reconcile::<HelmRepository>,
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+    };
+    let helm_chart = {
+        let (c, charts) = controller::<HelmChart>(&ctx);
+        // A chart is re-packaged when its HelmRepository index or Git/Bucket artifact moves.
+        let by_source = move |kind: &'static str, charts: Store<HelmChart>| {
+            move |ns: String, name: String| -> Vec<ObjectRef<HelmChart>> {
+                charts
+                    .state()
+                    .iter()
+                    .filter(|c| {
+                        c.spec.source_ref.kind == kind
+                            && c.spec.source_ref.name == name
+                            && c.namespace().as_deref() == Some(ns.as_str())
+                    })
+                    .map(|c| ObjectRef::from_obj(c.as_ref()))
+                    .collect()
+            }
+        };
+        let repo_map = by_source("HelmRepository", charts.clone());
+        let git_map = by_source("GitRepository", charts.clone());
+        let repos = watcher(
+            ctx.watch_api::<HelmRepository>(),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(
+            |r: &HelmRepository| {
+                artifact_revision(r.status.as_ref().and_then(|s| s.artifact.as_ref()))
+            },
+            Default::default(),
+        );
+        let gits = watcher(ctx.watch_api::<GitRepository>(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(
+                |r: &GitRepository| {
+                    artifact_revision(r.status.as_ref().and_then(|s| s.artifact.as_ref()))
+                },
+                Default::default(),
+            );
+        c.watches_stream(repos, move |r: HelmRepository| {
+            repo_map(r.namespace().unwrap_or_default(), r.name_any())
+        })
+        .watches_stream(gits, move |r: GitRepository| {
+            git_map(r.namespace().unwrap_or_default(), r.name_any())
+        })
+        .graceful_shutdown_on(stop())
+        .run(
+            crate::source::reconcile::<HelmChart>,
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+    };
+    let bucket = {
+        let (c, _) = controller::<Bucket>(&ctx);
+        c.graceful_shutdown_on(stop())
+            .run(
+                crate::source::reconcile::<Bucket>,
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(log_result)
+    };
+    let plugin = {
+        let (c, _) = controller::<Plugin>(&ctx);
+        c.graceful_shutdown_on(stop())
+            .run(crate::plugin::reconcile, error_policy, ctx.clone())
+            .for_each(log_result)
+    };
+    let kustomization = {
+        let (c, ks) = controller::<Kustomization>(&ctx);
+        macro_rules! source_trigger {
+            ($t:ty, $kind:literal) => {{
+                let ks = ks.clone();
+                let stream = watcher(ctx.watch_api::<$t>(), watcher::Config::default())
+                    .default_backoff()
+                    .touched_objects()
+                    .predicate_filter(
+                        |r: &$t| {
+                            artifact_revision(r.status.as_ref().and_then(|s| s.artifact.as_ref()))
+                        },
+                        Default::default(),
+                    );
+                (stream, move |r: $t| {
+                    consumers(
+                        &ks,
+                        $kind,
+                        &r.namespace().unwrap_or_default(),
+                        &r.name_any(),
+                    )
+                })
+            }};
+        }
+        let (git_s, git_m) = source_trigger!(GitRepository, "GitRepository");
+        let (oci_s, oci_m) = source_trigger!(OCIRepository, "OCIRepository");
+        let (bucket_s, bucket_m) = source_trigger!(Bucket, "Bucket");
+        // Dependents wake up when a dependency's readiness or applied revision changes.
+        let deps_store = ks.clone();
+        let deps = watcher(ctx.watch_api::<Kustomization>(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(
+                |k: &Kustomization| {
+                    let st = k.status.as_ref();
+                    hash_of((
+                        st.map(|s| meta::is_ready(&s.conditions)),
+                        st.and_then(|s| s.last_applied_revision.clone()),
+                    ))
+                },
+                Default::default(),
+            );
+        c.watches_stream(git_s, git_m)
+            .watches_stream(oci_s, oci_m)
+            .watches_stream(bucket_s, bucket_m)
+            .watches_stream(deps, move |dep: Kustomization| {
+                let dep_ns = dep.namespace().unwrap_or_default();
+                let dep_name = dep.name_any();
+                deps_store
+                    .state()
+                    .iter()
+                    .filter(|k| {
+                        let own = k.namespace().unwrap_or_default();
+                        k.spec.depends_on.iter().flatten().any(|d| {
+                            d.name == dep_name && d.namespace.as_deref().unwrap_or(&own) == dep_ns
+                        })
+                    })
+                    .map(|k| ObjectRef::from_obj(k.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(stop())
+            .run(crate::kustomization::reconcile, error_policy, ctx.clone())
+            .for_each(log_result)
+    };
+    tokio::join!(
+        git,
+        oci,
+        helm_repo,
+        helm_chart,
+        bucket,
+        plugin,
+        kustomization
+    );
+}

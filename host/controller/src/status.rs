@@ -1,0 +1,50 @@
+//! Writing `.status` with server-side apply under the controller's field manager, so a
+//! field the controller stops setting is removed and nothing else on the object moves.
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// The field manager of status writes (the same as for applied objects).
+pub const FIELD_MANAGER: &str = gyre_apply::FIELD_MANAGER;
+
+/// `Kind namespace/name` of an object, for messages.
+pub fn describe<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!(
+        "{} {}/{}",
+        K::kind(&()),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+/// Replaces the status of `obj` with `status`.
+///
+/// # Errors
+/// [`Error::Api`] when the write fails.
+pub async fn patch<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| Error::Api {
+        action: "updating the status of",
+        object: describe(obj),
+        source,
+    })?;
+    Ok(())
+}

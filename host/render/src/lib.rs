@@ -3,3 +3,5 @@
 //! digest), runs the renderer over an extracted artifact tree, applies Flux's post-build
 //! variable substitution and runs the transform plugins — every plugin call in its own
 //! sandbox.
+
+pub mod substitute;

@@ -327,9 +327,15 @@ fn apply_func(name: &str, s: &str, args: &[String]) -> String {
         "^^" => s.to_uppercase(),
         "#" if args.is_empty() => s.len().to_string(),
         "#" => trim_prefix(s, &args[0], false),
-        "##" => args.first().map_or(s.to_string(), |a| trim_prefix(s, a, true)),
-        "%" => args.first().map_or(s.to_string(), |a| trim_suffix(s, a, false)),
-        "%%" => args.first().map_or(s.to_string(), |a| trim_suffix(s, a, true)),
+        "##" => args
+            .first()
+            .map_or(s.to_string(), |a| trim_prefix(s, a, true)),
+        "%" => args
+            .first()
+            .map_or(s.to_string(), |a| trim_suffix(s, a, false)),
+        "%%" => args
+            .first()
+            .map_or(s.to_string(), |a| trim_suffix(s, a, true)),
         ":" => substr(s, args),
         "/#" => match args {
             [from, to] if s.starts_with(from.as_str()) => format!("{to}{}", &s[from.len()..]),
@@ -380,19 +386,32 @@ fn substr(s: &str, args: &[String]) -> String {
         return s.to_string();
     };
     let pos = if pos < 0 { (n + pos).max(0) } else { pos };
-    let slice = |a: i64, b: i64| String::from_utf8_lossy(&bytes[a as usize..b as usize]).into_owned();
+    let slice =
+        |a: i64, b: i64| String::from_utf8_lossy(&bytes[a as usize..b as usize]).into_owned();
     let Some(len_arg) = args.get(1) else {
-        return if pos < n { slice(pos, n) } else { String::new() };
+        return if pos < n {
+            slice(pos, n)
+        } else {
+            String::new()
+        };
     };
     let Ok(len) = len_arg.parse::<i64>() else {
         return s.to_string();
     };
     if len < 0 {
         let end = n + len;
-        return if end < pos || pos > n { String::new() } else { slice(pos, end) };
+        return if end < pos || pos > n {
+            String::new()
+        } else {
+            slice(pos, end)
+        };
     }
     if pos.saturating_add(len) >= n {
-        return if pos < n { slice(pos, n) } else { String::new() };
+        return if pos < n {
+            slice(pos, n)
+        } else {
+            String::new()
+        };
     }
     slice(pos, pos + len)
 }
@@ -431,103 +450,117 @@ fn trim_suffix(s: &str, pattern: &str, longest: bool) -> String {
     rev(&trim_prefix(&rev(s), &rev(pattern), longest))
 }
 
-/// Go's `path.Match`: `*` (no `/`), `?`, `[...]` classes with ranges and `^`, `\` escapes.
+/// envsubst's copy of Go's `path.Match`, in which `*` and `?` also match `/` (so
+/// `${f##*/}` is a basename): `*`, `?`, `[...]` classes with ranges and `^`, `\\` escapes.
 /// `Err` for a malformed pattern.
+///
+/// Iterative with one backtrack point, so `a*a*a*…` against a long value costs
+/// O(pattern × value) rather than exponential time.
 fn glob_match(pattern: &str, name: &str) -> Result<bool, ()> {
-    let p: Vec<char> = pattern.chars().collect();
+    let p = glob_tokens(pattern)?;
     let n: Vec<char> = name.chars().collect();
-    glob_at(&p, &n)
+    let (mut pi, mut ni) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(Glob::Star) => {
+                backtrack = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some(tok) if tok.matches(n[ni]) => {
+                pi += 1;
+                ni += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Mismatch: let the last star swallow one more character.
+        match backtrack {
+            Some((star, at)) => {
+                backtrack = Some((star, at + 1));
+                pi = star + 1;
+                ni = at + 1;
+            }
+            None => return Ok(false),
+        }
+    }
+    Ok(p[pi..].iter().all(|t| matches!(t, Glob::Star)))
 }
 
-fn glob_at(p: &[char], n: &[char]) -> Result<bool, ()> {
-    let Some((&first, rest)) = p.split_first() else {
-        return Ok(n.is_empty());
-    };
-    match first {
-        '*' => {
-            // Try every split of the non-'/' run; the pattern is checked for validity
-            // even when the name runs out, as Go reports bad patterns.
-            let mut i = 0;
-            loop {
-                if glob_at(rest, &n[i..])? {
-                    return Ok(true);
-                }
-                if i >= n.len() || n[i] == '/' {
-                    return Ok(false);
-                }
-                i += 1;
+enum Glob {
+    Star,
+    Any,
+    Lit(char),
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+impl Glob {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Glob::Star | Glob::Any => true,
+            Glob::Lit(l) => *l == c,
+            Glob::Class { negated, ranges } => {
+                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
             }
         }
-        '?' => match n.split_first() {
-            Some((&c, tail)) if c != '/' => glob_at(rest, tail),
-            _ => Ok(false),
-        },
-        '[' => {
-            let (matched, after) = class_match(rest, n.first().copied())?;
-            match (matched, n.split_first()) {
-                (true, Some((&c, tail))) if c != '/' => glob_at(after, tail),
-                _ => Ok(false),
-            }
-        }
-        '\\' => match rest.split_first() {
-            None => Err(()),
-            Some((&lit, after)) => match n.split_first() {
-                Some((&c, tail)) if c == lit => glob_at(after, tail),
-                _ => Ok(false),
-            },
-        },
-        lit => match n.split_first() {
-            Some((&c, tail)) if c == lit => glob_at(rest, tail),
-            _ => Ok(false),
-        },
     }
 }
 
-/// Matches `c` against a class body (after `[`); returns the result and the pattern after
-/// the closing `]`.
-fn class_match(p: &[char], c: Option<char>) -> Result<(bool, &[char]), ()> {
-    let mut i = 0;
-    let negated = p.first() == Some(&'^');
-    if negated {
-        i += 1;
+fn glob_tokens(pattern: &str) -> Result<Vec<Glob>, ()> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '*' => {
+                if matches!(out.last(), Some(Glob::Star)) {
+                    continue;
+                }
+                Glob::Star
+            }
+            '?' => Glob::Any,
+            '\\' => Glob::Lit(chars.next().ok_or(())?),
+            '[' => {
+                let negated = chars.peek() == Some(&'^');
+                if negated {
+                    chars.next();
+                }
+                let mut ranges = Vec::new();
+                loop {
+                    let c = chars.next().ok_or(())?;
+                    if c == ']' && !ranges.is_empty() {
+                        break;
+                    }
+                    let lo = if c == '\\' {
+                        chars.next().ok_or(())?
+                    } else {
+                        c
+                    };
+                    let hi = if chars.peek() == Some(&'-') {
+                        chars.next();
+                        match chars.next().ok_or(())? {
+                            '\\' => chars.next().ok_or(())?,
+                            // `[a-]` is malformed in Go.
+                            ']' => return Err(()),
+                            h => h,
+                        }
+                    } else {
+                        lo
+                    };
+                    if lo > hi {
+                        return Err(());
+                    }
+                    ranges.push((lo, hi));
+                }
+                Glob::Class { negated, ranges }
+            }
+            lit => Glob::Lit(lit),
+        });
     }
-    let mut matched = false;
-    let mut first = true;
-    loop {
-        let Some(&ch) = p.get(i) else { return Err(()) };
-        if ch == ']' && !first {
-            i += 1;
-            break;
-        }
-        first = false;
-        let lo = if ch == '\\' {
-            i += 1;
-            *p.get(i).ok_or(())?
-        } else {
-            ch
-        };
-        i += 1;
-        let hi = if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&x| x != ']') {
-            i += 1;
-            let h = if p[i] == '\\' {
-                i += 1;
-                *p.get(i).ok_or(())?
-            } else {
-                p[i]
-            };
-            i += 1;
-            h
-        } else {
-            lo
-        };
-        if let Some(c) = c
-            && lo <= c
-            && c <= hi
-        {
-            matched = true;
-        }
-    }
-    Ok((matched != negated, &p[i..]))
+    Ok(out)
 }
 
 // Scanner mode bits (which tokens are recognised).
@@ -837,7 +870,12 @@ impl Parser {
         Ok(Node::Func { param, name, args })
     }
 
-    fn parse_remove(&mut self, param: String, accept: Accept, depth: usize) -> Result<Node, ExprError> {
+    fn parse_remove(
+        &mut self,
+        param: String,
+        accept: Accept,
+        depth: usize,
+    ) -> Result<Node, ExprError> {
         self.s.accept = accept;
         self.s.mode = SCAN_IDENT;
         let name = match self.s.scan() {

@@ -40,7 +40,10 @@ fn braced_variable_is_replaced() {
 
 #[test]
 fn plain_dollar_variable_is_not_substituted() {
-    assert_eq!(lenient("$x and $x_y", &[("x", "1")]).unwrap(), "$x and $x_y");
+    assert_eq!(
+        lenient("$x and $x_y", &[("x", "1")]).unwrap(),
+        "$x and $x_y"
+    );
 }
 
 #[test]
@@ -52,7 +55,10 @@ fn unset_variable_expands_to_empty_when_not_strict() {
 fn unset_variable_is_an_error_naming_it_when_strict() {
     let err = strict("a: ${missing}", &[("other", "1")]).unwrap_err();
     assert_eq!(err, ExprError::VarNotSet("missing".into()));
-    assert_eq!(err.to_string(), "variable not set (strict mode): \"missing\"");
+    assert_eq!(
+        err.to_string(),
+        "variable not set (strict mode): \"missing\""
+    );
 }
 
 #[test]
@@ -65,7 +71,11 @@ fn colon_equals_and_colon_dash_use_the_default_when_unset_or_empty() {
     for op in [":=", ":-", "="] {
         let text = format!("${{x{op}dflt}}");
         assert_eq!(lenient(&text, &[]).unwrap(), "dflt", "{text} unset");
-        assert_eq!(lenient(&text, &[("x", "")]).unwrap(), "dflt", "{text} empty");
+        assert_eq!(
+            lenient(&text, &[("x", "")]).unwrap(),
+            "dflt",
+            "{text} empty"
+        );
         assert_eq!(lenient(&text, &[("x", "v")]).unwrap(), "v", "{text} set");
         assert_eq!(strict(&text, &[]).unwrap(), "dflt", "{text} strict, unset");
     }
@@ -91,7 +101,7 @@ fn default_may_contain_spaces_colons_and_dollars() {
     assert_eq!(
         lenient("${x:=a b:c $d}", &[]).unwrap(),
         "a b:c $d",
-        "only `}` and `${` end a default"
+        "only a closing brace or a nested expression ends a default"
     );
 }
 
@@ -102,7 +112,7 @@ fn double_dollar_escapes_a_substitution() {
     assert_eq!(
         lenient("$${x:=${y}}", &[("y", "foo")]).unwrap(),
         "${x:=foo}",
-        "the escape covers only the outer `${`"
+        "the escape covers only the outer expression"
     );
 }
 
@@ -123,7 +133,10 @@ fn drone_envsubst_mixed_escape_case_matches() {
 fn nested_default_is_expanded() {
     assert_eq!(lenient("${a:=${b}}", &[("b", "B")]).unwrap(), "B");
     assert_eq!(lenient("${a:=x${b}y}", &[("b", "B")]).unwrap(), "xBy");
-    assert_eq!(lenient("${a:=${b}}", &[("a", "A"), ("b", "B")]).unwrap(), "A");
+    assert_eq!(
+        lenient("${a:=${b}}", &[("a", "A"), ("b", "B")]).unwrap(),
+        "A"
+    );
     assert_eq!(lenient("${a=${b^^}}", &[("b", "low")]).unwrap(), "LOW");
 }
 
@@ -138,15 +151,30 @@ fn nested_default_is_evaluated_even_when_unused_so_strict_fails_on_it() {
 
 #[test]
 fn unterminated_expressions_are_errors() {
-    assert_eq!(lenient("x: ${", &[("a", "1")]).unwrap_err(), ExprError::ParseVariableName);
-    assert_eq!(lenient("x: ${abc", &[]).unwrap_err(), ExprError::MissingClosingBrace);
+    assert_eq!(
+        lenient("x: ${", &[("a", "1")]).unwrap_err(),
+        ExprError::ParseVariableName
+    );
+    assert_eq!(
+        lenient("x: ${abc", &[]).unwrap_err(),
+        ExprError::MissingClosingBrace
+    );
     assert_eq!(
         lenient("x: ${a:=abc", &[]).unwrap_err(),
         ExprError::ParseFuncSubstitution
     );
-    assert_eq!(lenient("${a:", &[]).unwrap_err(), ExprError::BadSubstitution);
-    assert_eq!(lenient("${}", &[]).unwrap_err(), ExprError::ParseVariableName);
-    assert_eq!(lenient("${ a}", &[]).unwrap_err(), ExprError::ParseVariableName);
+    assert_eq!(
+        lenient("${a:", &[]).unwrap_err(),
+        ExprError::BadSubstitution
+    );
+    assert_eq!(
+        lenient("${}", &[]).unwrap_err(),
+        ExprError::ParseVariableName
+    );
+    assert_eq!(
+        lenient("${ a}", &[]).unwrap_err(),
+        ExprError::ParseVariableName
+    );
 }
 
 #[test]
@@ -192,7 +220,10 @@ fn string_functions_match_drone_envsubst() {
     let p = &[("p", "/home/bozo/ideas/thoughts.for.today")];
     assert_eq!(lenient("${p:11}", p).unwrap(), "ideas/thoughts.for.today");
     assert_eq!(lenient("${p:11:5}", p).unwrap(), "ideas");
-    assert_eq!(lenient("${p:-5}", p).unwrap(), "/home/bozo/ideas/thoughts.for.today");
+    assert_eq!(
+        lenient("${p:-5}", p).unwrap(),
+        "/home/bozo/ideas/thoughts.for.today"
+    );
     assert_eq!(lenient("${p:100}", p).unwrap(), "");
     let z = &[("z", "abcABC123ABCabc")];
     assert_eq!(lenient("${z/%abc/XYZ}", z).unwrap(), "abcABC123ABCXYZ");
@@ -200,7 +231,10 @@ fn string_functions_match_drone_envsubst() {
     assert_eq!(lenient("${z//abc/xyz}", z).unwrap(), "xyzABC123ABCxyz");
     assert_eq!(lenient("${z/abc/xyz}", z).unwrap(), "xyzABC123ABCabc");
     assert_eq!(lenient("${z/#/pre-}", z).unwrap(), "pre-abcABC123ABCabc");
-    assert_eq!(lenient(r"${s/\//-}", &[("s", "foo/bar")]).unwrap(), "foo-bar");
+    assert_eq!(
+        lenient(r"${s/\//-}", &[("s", "foo/bar")]).unwrap(),
+        "foo-bar"
+    );
     assert_eq!(lenient(r"${s//\//-}", &[("s", "a/b/c")]).unwrap(), "a-b-c");
     assert_eq!(lenient("${s/./}", &[("s", "foo.bar")]).unwrap(), "foobar");
     let f = &[("f", "bash.string.txt")];
@@ -208,13 +242,18 @@ fn string_functions_match_drone_envsubst() {
     assert_eq!(lenient("${f##*.}", f).unwrap(), "txt");
     assert_eq!(lenient("${f%.*}", f).unwrap(), "bash.string");
     assert_eq!(lenient("${f%%.*}", f).unwrap(), "bash");
-    assert_eq!(lenient("${f##*/}", &[("f", "/path/to/file")]).unwrap(), "file");
+    assert_eq!(
+        lenient("${f##*/}", &[("f", "/path/to/file")]).unwrap(),
+        "file"
+    );
 }
 
 #[test]
 fn transformations_of_an_unset_variable_fail_in_strict_mode() {
     // Regression coverage Flux added for fluxcd/flux2#5836.
-    for text in ["${#m}", "${m^^}", "${m,}", "${m:0}", "${m/a/b}", "${m#a}", "${m%%a}"] {
+    for text in [
+        "${#m}", "${m^^}", "${m,}", "${m:0}", "${m/a/b}", "${m#a}", "${m%%a}",
+    ] {
         assert_eq!(
             strict(text, &[]).unwrap_err(),
             ExprError::VarNotSet("m".into()),
@@ -269,8 +308,16 @@ fn multi_line_strings_are_substituted_line_by_line() {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "script", "namespace": "ns"},
         "data": {"run.sh": "#!/bin/sh\necho ${greeting}\nexit 0\n"}
     })];
-    substitute(&mut objects, &vars(&[("greeting", "hi")]), &Options::default()).unwrap();
-    assert_eq!(objects[0]["data"]["run.sh"], json!("#!/bin/sh\necho hi\nexit 0\n"));
+    substitute(
+        &mut objects,
+        &vars(&[("greeting", "hi")]),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        objects[0]["data"]["run.sh"],
+        json!("#!/bin/sh\necho hi\nexit 0\n")
+    );
 }
 
 #[test]
@@ -312,7 +359,12 @@ fn objects_labelled_or_annotated_disabled_are_skipped() {
         "data": {"k": "${v}"}
     });
     let mut objects = vec![by_label.clone(), by_annotation.clone(), enabled];
-    substitute(&mut objects, &vars(&[("v", "1")]), &Options { strict: true }).unwrap();
+    substitute(
+        &mut objects,
+        &vars(&[("v", "1")]),
+        &Options { strict: true },
+    )
+    .unwrap();
     assert_eq!(objects[0], by_label);
     assert_eq!(objects[1], by_annotation);
     assert_eq!(objects[2]["data"]["k"], json!(1));
@@ -325,15 +377,27 @@ fn disabled_objects_are_not_checked_in_strict_mode() {
         "metadata": {"name": "dash", "annotations": {SUBSTITUTE_KEY: DISABLED}},
         "data": {"k": "${grafana_var} ${"}
     })];
-    substitute(&mut objects, &vars(&[("v", "1")]), &Options { strict: true }).unwrap();
+    substitute(
+        &mut objects,
+        &vars(&[("v", "1")]),
+        &Options { strict: true },
+    )
+    .unwrap();
 }
 
 #[test]
 fn strict_error_names_the_object_and_the_variable() {
     let mut objects = vec![deployment(json!("${n}"))];
-    let err = substitute(&mut objects, &vars(&[("other", "1")]), &Options { strict: true })
-        .unwrap_err();
-    assert_eq!(err.to_string(), "Deployment/apps/app variable substitution failed");
+    let err = substitute(
+        &mut objects,
+        &vars(&[("other", "1")]),
+        &Options { strict: true },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Deployment/apps/app variable substitution failed"
+    );
     let cause = std::error::Error::source(&err).unwrap().to_string();
     assert_eq!(cause, "variable not set (strict mode): \"n\"");
 }
@@ -365,15 +429,19 @@ fn escaped_reference_survives_as_literal_in_objects() {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
         "data": {"k": "$${datasource} ${v}"}
     })];
-    substitute(&mut objects, &vars(&[("v", "1")]), &Options { strict: true }).unwrap();
+    substitute(
+        &mut objects,
+        &vars(&[("v", "1")]),
+        &Options { strict: true },
+    )
+    .unwrap();
     assert_eq!(objects[0]["data"]["k"], json!("${datasource} 1"));
 }
 
 #[test]
 fn invalid_variable_names_are_rejected_like_flux() {
     let mut objects = vec![deployment(json!("${n}"))];
-    let err = substitute(&mut objects, &vars(&[("x-y", "1")]), &Options::default())
-        .unwrap_err();
+    let err = substitute(&mut objects, &vars(&[("x-y", "1")]), &Options::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "'x-y' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
@@ -383,16 +451,24 @@ fn invalid_variable_names_are_rejected_like_flux() {
         assert!(matches!(err, Err(Error::InvalidVarName { .. })), "{bad:?}");
     }
     for good in ["_", "a1", "A_B_9", "_x"] {
-        substitute(&mut [json!({"kind": "X", "metadata": {"name": "x"}})], &vars(&[(good, "1")]), &Options::default())
-            .unwrap_or_else(|e| panic!("{good}: {e}"));
+        substitute(
+            &mut [json!({"kind": "X", "metadata": {"name": "x"}})],
+            &vars(&[(good, "1")]),
+            &Options::default(),
+        )
+        .unwrap_or_else(|e| panic!("{good}: {e}"));
     }
 }
 
 #[test]
 fn value_that_breaks_the_yaml_is_an_error_naming_the_object() {
     let mut objects = vec![deployment(json!("${n}"))];
-    let err = substitute(&mut objects, &vars(&[("n", "[unclosed")]), &Options::default())
-        .unwrap_err();
+    let err = substitute(
+        &mut objects,
+        &vars(&[("n", "[unclosed")]),
+        &Options::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::ReparseFailed { .. }), "{err:?}");
     assert!(err.to_string().starts_with("Deployment/apps/app "), "{err}");
 }
@@ -412,7 +488,12 @@ fn a_failure_leaves_every_object_unchanged() {
     let good = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "${v}"}});
     let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"k": "${missing}"}});
     let mut objects = vec![good.clone(), bad.clone()];
-    substitute(&mut objects, &vars(&[("v", "1")]), &Options { strict: true }).unwrap_err();
+    substitute(
+        &mut objects,
+        &vars(&[("v", "1")]),
+        &Options { strict: true },
+    )
+    .unwrap_err();
     assert_eq!(objects, vec![good, bad]);
 }
 
@@ -422,5 +503,33 @@ fn later_layers_win_and_inline_wins_over_all() {
     let from_secret = vars(&[("b", "secret"), ("c", "secret")]);
     let inline = vars(&[("c", "inline")]);
     let merged = merge_vars([from_cm, from_secret, inline]);
-    assert_eq!(merged, vars(&[("a", "cm"), ("b", "secret"), ("c", "inline")]));
+    assert_eq!(
+        merged,
+        vars(&[("a", "cm"), ("b", "secret"), ("c", "inline")])
+    );
+}
+
+#[test]
+fn glob_classes_and_escapes_work_in_trims() {
+    let v = &[("v", "v1.2.3-rc1")];
+    assert_eq!(lenient("${v#[a-z]}", v).unwrap(), "1.2.3-rc1");
+    assert_eq!(lenient("${v#[^0-9]}", v).unwrap(), "1.2.3-rc1");
+    assert_eq!(lenient("${v%-*}", v).unwrap(), "v1.2.3");
+    assert_eq!(lenient("${v#v?.}", v).unwrap(), "2.3-rc1");
+    assert_eq!(lenient(r"${v#*\.}", v).unwrap(), "2.3-rc1");
+    // A malformed glob leaves the value alone, as in envsubst.
+    assert_eq!(lenient("${v#[a-}", v).unwrap(), "v1.2.3-rc1");
+}
+
+#[test]
+fn pathological_globs_do_not_backtrack_exponentially() {
+    let value = "a".repeat(2_000);
+    let start = std::time::Instant::now();
+    let out = lenient("${v##*a*a*a*a*a*a*a*a*b}", &[("v", &value)]).unwrap();
+    assert_eq!(out, value, "no match, value unchanged");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }

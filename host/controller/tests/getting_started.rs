@@ -423,3 +423,135 @@ async fn flux_getting_started_end_to_end() {
     .await;
     env.stop().await;
 }
+
+/// `postBuild.substitute` and `substituteFrom` (a ConfigMap, a Secret, and an optional
+/// Secret that does not exist), with `${var:=default}`, as in Flux's docs; an object
+/// opting out with `kustomize.toolkit.fluxcd.io/substitute: disabled` is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_build_substitution_from_configmaps_and_secrets() {
+    let mut env = Env::new().await;
+    let repo = env.repo(
+        "apps",
+        &[
+            (
+                "app/config.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: ${namespace}\ndata:\n  cluster: ${cluster_name}\n  region: ${region:=eu-central-1}\n  token: ${token}\n  replicas: \"${replicas}\"\n",
+            ),
+            (
+                "app/raw.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  namespace: default\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  text: ${cluster_name}\n",
+            ),
+        ],
+    );
+    git(&repo.work, &["branch", "-m", "main", "master"]);
+    repo.push();
+    env.start();
+    let url = format!("{}/apps.git", env.git.url());
+    env.apply_yaml(&format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-vars
+  namespace: flux-system
+data:
+  cluster_name: prod-1
+  replicas: "3"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: cluster-secrets
+  namespace: flux-system
+stringData:
+  token: s3cr3t
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 1m
+  ref:
+    branch: master
+  url: {url}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./app
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: apps
+  postBuild:
+    substitute:
+      namespace: default
+      replicas: "5"
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-vars
+      - kind: Secret
+        name: cluster-secrets
+      - kind: Secret
+        name: not-there
+        optional: true
+"#
+    ))
+    .await;
+    env.wait_for(KS.0, KS.1, "flux-system", "apps", T, "Ready", |o| {
+        is_ready(o)
+    })
+    .await;
+    let cm = env.get("v1", "ConfigMap", "default", "app").await.unwrap();
+    assert_eq!(cm["data"]["cluster"], "prod-1");
+    assert_eq!(cm["data"]["region"], "eu-central-1");
+    assert_eq!(cm["data"]["token"], "s3cr3t");
+    assert_eq!(
+        cm["data"]["replicas"], "5",
+        "inline substitute wins over substituteFrom"
+    );
+    let raw = env.get("v1", "ConfigMap", "default", "raw").await.unwrap();
+    assert_eq!(raw["data"]["text"], "${cluster_name}");
+
+    // A required ConfigMap that is missing fails the build and applies nothing new.
+    let api: kube::Api<gyre_api::kustomize::Kustomization> =
+        kube::Api::namespaced(env.client.clone(), "flux-system");
+    api.patch(
+        "apps",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "missing"}]}}})),
+    )
+    .await
+    .unwrap();
+    let ks = env
+        .wait_for(
+            KS.0,
+            KS.1,
+            "flux-system",
+            "apps",
+            T,
+            "failed on the missing ConfigMap",
+            |o| ready(o).is_some_and(|c| c["status"] == "False"),
+        )
+        .await
+        .unwrap();
+    let cond = ready(Some(&ks)).unwrap();
+    assert_eq!(cond["reason"], "BuildFailed");
+    assert!(
+        cond["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap/missing"),
+        "{cond}"
+    );
+    assert_eq!(
+        env.get("v1", "ConfigMap", "default", "app").await.unwrap()["data"]["cluster"],
+        "prod-1"
+    );
+    env.stop().await;
+}

@@ -2,3 +2,7 @@
 //! controller per kind (GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket,
 //! Kustomization, Plugin), plus leader election on a Lease, Prometheus metrics and the
 //! health endpoints.
+
+pub mod leader;
+pub mod metrics;
+pub mod server;

@@ -10,6 +10,7 @@ use gyre_plugin::{Limits, World};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod controller;
 mod diff;
 mod helm;
 
@@ -31,12 +32,36 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether this runs the controller.
+    pub fn is_controller(&self) -> bool {
+        matches!(&self.command, Command::Controller(_))
+    }
+
+    /// Whether a subcommand asked for JSON logs (`gyre controller --log-encoding json`).
+    pub fn wants_json_logs(&self) -> bool {
+        matches!(&self.command, Command::Controller(a) if a.log_encoding == "json")
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run Gyre's pipeline on an embedded example: render and transform it
-    /// with the built-in plugins, pick an image tag, build a notification.
-    /// Needs no cluster and no network.
-    Demo,
+    /// Run Gyre on an embedded default: an in-process API server (kube-sim),
+    /// the controllers and a bundled example Git repository, reconciled the
+    /// way Flux's getting-started guide does it. Needs no cluster and no
+    /// network (only `git`). `--pipeline` instead shows the plugin pipeline
+    /// alone: render, transform, image policy and notification.
+    Demo {
+        /// Show only the sandboxed plugin pipeline (no API server).
+        #[arg(long)]
+        pipeline: bool,
+        /// Keep the API server running (kubeconfig written to
+        /// ./gyre-demo.kubeconfig) until Ctrl-C.
+        #[arg(long, conflicts_with = "pipeline")]
+        keep_running: bool,
+    },
+    /// Run the controllers (in a cluster: see deploy/).
+    Controller(Box<controller::ControllerArgs>),
     /// Render a local directory through a renderer plugin (and optional
     /// transforms) and print the objects as YAML.
     Render(RenderArgs),
@@ -319,7 +344,12 @@ enum Format {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = cli.cache_dir.clone().unwrap_or_else(default_cache_dir);
     match cli.command {
-        Command::Demo => {
+        Command::Demo {
+            pipeline: false,
+            keep_running,
+        } => crate::cluster_demo::run(&cache_dir, keep_running).await?,
+        Command::Controller(args) => return controller::run(*args).await,
+        Command::Demo { pipeline: true, .. } => {
             let plugins = Plugins::new(
                 &cache_dir,
                 RegistryOptions {

@@ -1,6 +1,7 @@
 //! The `gyre` command line.
 
 mod cli;
+mod cluster_demo;
 mod demo;
 mod output;
 mod plugins;
@@ -11,7 +12,13 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    output::init_logging(args.verbose, args.log_json);
+    // The controller is a service: it logs what it does at info level by default.
+    let verbose = if args.is_controller() {
+        args.verbose.max(1)
+    } else {
+        args.verbose
+    };
+    output::init_logging(verbose, args.log_json || args.wants_json_logs());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,10 +11,32 @@ fn gyre(cache: &std::path::Path) -> Command {
     c
 }
 
+/// The README's first command: kube-sim, the controllers and the bundled Git repository,
+/// reconciled to Ready; the reconciled objects are listed from the inventory.
 #[test]
-fn demo_renders_and_transforms_the_embedded_example() {
+fn demo_reconciles_the_bundled_repository_on_kube_sim() {
     let cache = tempfile::tempdir().unwrap();
     let out = gyre(cache.path()).arg("demo").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stderr.contains("Applied revision: main@sha1:"), "{stderr}");
+    for line in [
+        "ConfigMap    default    podinfo-config   v1",
+        "Service      default    podinfo          v1",
+        "Deployment   default    podinfo          v1",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn demo_pipeline_renders_and_transforms_the_embedded_example() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = gyre(cache.path())
+        .args(["demo", "--pipeline"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();

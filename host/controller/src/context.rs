@@ -10,6 +10,7 @@ use gyre_render::PluginSet;
 use gyre_source::Store;
 
 use crate::events::Events;
+use crate::metrics::Metrics;
 
 /// Flags of `gyre controller` that change how objects are reconciled.
 #[derive(Debug, Clone)]
@@ -72,6 +73,8 @@ pub struct Context {
     pub events: Events,
     /// The options.
     pub options: Options,
+    /// Prometheus metrics of the reconcilers.
+    pub metrics: Metrics,
 }
 
 impl Context {
@@ -98,7 +101,7 @@ pub enum StartError {
         path: PathBuf,
         /// What went wrong.
         #[source]
-        source: gyre_source::artifact::Error,
+        source: Box<gyre_source::artifact::Error>,
     },
     /// The plugin engine could not be created.
     #[error("plugin engine")]
@@ -124,7 +127,7 @@ impl Context {
         };
         let store = Store::new(store_opts).map_err(|source| StartError::Store {
             path: options.storage_path.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let plugins = PluginSet::new(&options.plugin_cache).map_err(StartError::Plugins)?;
         let events = Events::new(client.clone(), "gyre", Some(options.instance.clone()));
@@ -136,6 +139,14 @@ impl Context {
             plugins: Arc::new(plugins),
             events,
             options,
+            metrics: Metrics::new(),
         })
+    }
+
+    /// The same context, recording into `metrics` (shared with the `/metrics` endpoint).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Context {
+        self.metrics = metrics;
+        self
     }
 }

@@ -442,6 +442,12 @@ async fn run(
 
 async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) -> Result<Action> {
     if ks.spec.suspended() {
+        let conditions = ks
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        status::record(&ctx.metrics, ks.as_ref(), &conditions, true);
         return Ok(Action::await_change());
     }
     let generation = ks.metadata.generation;
@@ -619,6 +625,7 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
     if status != original {
         status::patch(api, ks.as_ref(), &status).await?;
     }
+    status::record(&ctx.metrics, ks.as_ref(), &status.conditions, false);
     if let Some((severity, reason, message)) = event {
         ctx.events
             .publish(ks.as_ref(), severity, reason, &message)
@@ -630,6 +637,11 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
 /// Deletion: delete the applied objects when the deletion policy says so (and the
 /// Kustomization is not suspended), then let the finalizer go.
 async fn cleanup(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action> {
+    ctx.metrics.forget(
+        "Kustomization",
+        &ks.namespace().unwrap_or_default(),
+        &ks.name_any(),
+    );
     let status = ks.status.clone().unwrap_or_default();
     let previous = previous_inventory(&status);
     if ks.spec.suspended() || !ks.spec.deletes_on_removal() || previous.is_empty() {

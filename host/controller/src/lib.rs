@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod kustomization;
 pub mod leader;
+pub mod manager;
 pub mod metrics;
 pub mod plugin;
 pub mod plugin_ref;

@@ -209,6 +209,7 @@ pub async fn reconcile(plugin: Arc<Plugin>, ctx: Arc<Context>) -> Result<Action>
     if status != original {
         status::patch(&api, plugin.as_ref(), &status).await?;
     }
+    status::record(&ctx.metrics, plugin.as_ref(), &status.conditions, false);
     if let Some((severity, reason, message)) = event {
         ctx.events
             .publish(plugin.as_ref(), severity, reason, &message)

@@ -48,6 +48,27 @@ fn artifact_revision(status: Option<&gyre_api::meta::Artifact>) -> Option<u64> {
     hash_of(status.map(|a| (&a.revision, &a.digest)))
 }
 
+/// Runs `reconcile` and records its duration and outcome
+/// (`gotk_reconcile_duration_seconds`, `controller_runtime_reconcile_total`).
+async fn measured<K, Fut>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    reconcile: fn(Arc<K>, Arc<Context>) -> Fut,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>,
+    Fut: std::future::Future<Output = Result<Action, Error>>,
+{
+    let started = std::time::Instant::now();
+    let kind = K::kind(&()).to_string();
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let result = reconcile(obj, ctx.clone()).await;
+    ctx.metrics
+        .record_reconcile(&kind, &ns, &name, started.elapsed(), result.is_ok());
+    result
+}
+
 fn error_policy<K>(obj: Arc<K>, err: &Error, _ctx: Arc<Context>) -> Action
 where
     K: Resource<DynamicType = ()>,
@@ -127,7 +148,7 @@ pub async fn run(
         let (c, _) = controller::<GitRepository>(&ctx);
         c.graceful_shutdown_on(stop())
             .run(
-                crate::source::reconcile::<GitRepository>,
+                |o, c| measured(o, c, crate::source::reconcile::<GitRepository>),
                 error_policy,
                 ctx.clone(),
             )
@@ -137,7 +158,7 @@ pub async fn run(
         let (c, _) = controller::<OCIRepository>(&ctx);
         c.graceful_shutdown_on(stop())
             .run(
-                crate::source::reconcile::<OCIRepository>,
+                |o, c| measured(o, c, crate::source::reconcile::<OCIRepository>),
                 error_policy,
                 ctx.clone(),
             )
@@ -147,7 +168,7 @@ pub async fn run(
         let (c, _) = controller::<HelmRepository>(&ctx);
         c.graceful_shutdown_on(stop())
             .run(
-                crate::source::reconcile::<HelmRepository>,
+                |o, c| measured(o, c, crate::source::reconcile::<HelmRepository>),
                 error_policy,
                 ctx.clone(),
             )
@@ -201,7 +222,7 @@ pub async fn run(
         })
         .graceful_shutdown_on(stop())
         .run(
-            crate::source::reconcile::<HelmChart>,
+            |o, c| measured(o, c, crate::source::reconcile::<HelmChart>),
             error_policy,
             ctx.clone(),
         )
@@ -211,7 +232,7 @@ pub async fn run(
         let (c, _) = controller::<Bucket>(&ctx);
         c.graceful_shutdown_on(stop())
             .run(
-                crate::source::reconcile::<Bucket>,
+                |o, c| measured(o, c, crate::source::reconcile::<Bucket>),
                 error_policy,
                 ctx.clone(),
             )
@@ -220,7 +241,11 @@ pub async fn run(
     let plugin = {
         let (c, _) = controller::<Plugin>(&ctx);
         c.graceful_shutdown_on(stop())
-            .run(crate::plugin::reconcile, error_policy, ctx.clone())
+            .run(
+                |o, c| measured(o, c, crate::plugin::reconcile),
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(log_result)
     };
     let kustomization = {
@@ -284,7 +309,11 @@ pub async fn run(
                     .collect::<Vec<_>>()
             })
             .graceful_shutdown_on(stop())
-            .run(crate::kustomization::reconcile, error_policy, ctx.clone())
+            .run(
+                |o, c| measured(o, c, crate::kustomization::reconcile),
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(log_result)
     };
     tokio::join!(

@@ -48,3 +48,22 @@ where
     })?;
     Ok(())
 }
+
+/// Records the object's conditions and suspension in the metrics (`gotk_reconcile_condition`,
+/// `gotk_suspend_status`).
+pub fn record<K: Resource<DynamicType = ()>>(
+    metrics: &crate::metrics::Metrics,
+    obj: &K,
+    conditions: &[gyre_api::meta::Condition],
+    suspended: bool,
+) {
+    let kind = K::kind(&());
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    if let Some(ready) =
+        gyre_api::meta::find_condition(conditions, gyre_api::meta::condition_types::READY)
+    {
+        metrics.record_condition(&kind, &ns, &name, ready);
+    }
+    metrics.record_suspend(&kind, &ns, &name, suspended);
+}

@@ -55,8 +55,7 @@ async fn depends_on_holds_back_until_the_dependency_is_ready() {
     .await;
     let apps = env
         .wait_for(
-            KS.0,
-            KS.1,
+            KS,
             "flux-system",
             "apps",
             T,
@@ -73,21 +72,13 @@ async fn depends_on_holds_back_until_the_dependency_is_ready() {
 
     env.apply_yaml(&kustomization("infra", "./infra", "")).await;
     let infra = env
-        .wait_for(KS.0, KS.1, "flux-system", "infra", T, "Ready", |o| {
-            is_ready(o)
-        })
+        .wait_for(KS, "flux-system", "infra", T, "Ready", is_ready)
         .await
         .unwrap();
     let apps = env
-        .wait_for(
-            KS.0,
-            KS.1,
-            "flux-system",
-            "apps",
-            T,
-            "Ready after infra",
-            |o| is_ready(o),
-        )
+        .wait_for(KS, "flux-system", "apps", T, "Ready after infra", |o| {
+            is_ready(o)
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -156,13 +147,12 @@ apiVersion: plugins.gyre.dev/v1alpha1\nkind: Plugin\nmetadata:\n  name: wrong-wo
     // component that does not implement the declared world.
     let labels = env
         .wait_for(
-            "plugins.gyre.dev/v1alpha1",
-            "Plugin",
+            ("plugins.gyre.dev/v1alpha1", "Plugin"),
             "flux-system",
             "labels",
             T,
             "Ready",
-            |o| is_ready(o),
+            is_ready,
         )
         .await
         .unwrap();
@@ -175,8 +165,7 @@ apiVersion: plugins.gyre.dev/v1alpha1\nkind: Plugin\nmetadata:\n  name: wrong-wo
     assert_eq!(labels["status"]["world"], "transform");
     let wrong = env
         .wait_for(
-            "plugins.gyre.dev/v1alpha1",
-            "Plugin",
+            ("plugins.gyre.dev/v1alpha1", "Plugin"),
             "flux-system",
             "wrong-world",
             T,
@@ -194,10 +183,8 @@ apiVersion: plugins.gyre.dev/v1alpha1\nkind: Plugin\nmetadata:\n  name: wrong-wo
         "  targetNamespace: tenant-a\n  renderer:\n    pluginRef:\n      name: manifests\n  transforms:\n    - pluginRef:\n        name: labels\n      config:\n        namespace: tenant-a\n        labels:\n          team: a\n",
     ))
     .await;
-    env.wait_for(KS.0, KS.1, "flux-system", "tenant-a", T, "Ready", |o| {
-        is_ready(o)
-    })
-    .await;
+    env.wait_for(KS, "flux-system", "tenant-a", T, "Ready", is_ready)
+        .await;
     let cm = env.get("v1", "ConfigMap", "tenant-a", "app").await.unwrap();
     assert_eq!(cm["metadata"]["labels"]["team"], "a");
     assert_eq!(
@@ -214,7 +201,7 @@ apiVersion: plugins.gyre.dev/v1alpha1\nkind: Plugin\nmetadata:\n  name: wrong-wo
     ))
     .await;
     let escape = env
-        .wait_for(KS.0, KS.1, "flux-system", "escape", T, "refused", |o| {
+        .wait_for(KS, "flux-system", "escape", T, "refused", |o| {
             ready(o).is_some_and(|c| c["status"] == "False")
         })
         .await

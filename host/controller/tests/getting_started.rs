@@ -172,8 +172,7 @@ async fn flux_getting_started_end_to_end() {
     let want = format!("master@sha1:{head}");
     let ks = env
         .wait_for(
-            KS.0,
-            KS.1,
+            KS,
             "flux-system",
             "podinfo",
             T,
@@ -250,8 +249,7 @@ async fn flux_getting_started_end_to_end() {
     repo.push();
     let want2 = format!("master@sha1:{second}");
     env.wait_for(
-        KS.0,
-        KS.1,
+        KS,
         "flux-system",
         "podinfo",
         Duration::from_secs(20),
@@ -278,8 +276,7 @@ async fn flux_getting_started_end_to_end() {
     repo.push();
     let want3 = format!("master@sha1:{third}");
     env.wait_for(
-        KS.0,
-        KS.1,
+        KS,
         "flux-system",
         "podinfo",
         Duration::from_secs(20),
@@ -288,8 +285,7 @@ async fn flux_getting_started_end_to_end() {
     )
     .await;
     env.wait_for(
-        "autoscaling/v2",
-        "HorizontalPodAutoscaler",
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
         "default",
         "podinfo",
         T,
@@ -317,8 +313,7 @@ async fn flux_getting_started_end_to_end() {
     let want_broken = format!("master@sha1:{broken}");
     let ks = env
         .wait_for(
-            KS.0,
-            KS.1,
+            KS,
             "flux-system",
             "podinfo",
             Duration::from_secs(20),
@@ -366,8 +361,7 @@ async fn flux_getting_started_end_to_end() {
     repo.push();
     let want_fixed = format!("master@sha1:{fixed}");
     env.wait_for(
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
+        ("source.toolkit.fluxcd.io/v1", "GitRepository"),
         "flux-system",
         "podinfo",
         Duration::from_secs(20),
@@ -387,8 +381,7 @@ async fn flux_getting_started_end_to_end() {
     );
     suspend(&env, false).await;
     env.wait_for(
-        KS.0,
-        KS.1,
+        KS,
         "flux-system",
         "podinfo",
         T,
@@ -401,19 +394,12 @@ async fn flux_getting_started_end_to_end() {
     let api: kube::Api<gyre_api::kustomize::Kustomization> =
         kube::Api::namespaced(env.client.clone(), "flux-system");
     api.delete("podinfo", &Default::default()).await.unwrap();
-    env.wait_for(
-        KS.0,
-        KS.1,
-        "flux-system",
-        "podinfo",
-        T,
-        "finalized and gone",
-        |o| o.is_none(),
-    )
+    env.wait_for(KS, "flux-system", "podinfo", T, "finalized and gone", |o| {
+        o.is_none()
+    })
     .await;
     env.wait_for(
-        "apps/v1",
-        "Deployment",
+        ("apps/v1", "Deployment"),
         "default",
         "podinfo",
         T,
@@ -503,10 +489,8 @@ spec:
 "#
     ))
     .await;
-    env.wait_for(KS.0, KS.1, "flux-system", "apps", T, "Ready", |o| {
-        is_ready(o)
-    })
-    .await;
+    env.wait_for(KS, "flux-system", "apps", T, "Ready", is_ready)
+        .await;
     let cm = env.get("v1", "ConfigMap", "default", "app").await.unwrap();
     assert_eq!(cm["data"]["cluster"], "prod-1");
     assert_eq!(cm["data"]["region"], "eu-central-1");
@@ -530,8 +514,7 @@ spec:
     .unwrap();
     let ks = env
         .wait_for(
-            KS.0,
-            KS.1,
+            KS,
             "flux-system",
             "apps",
             T,

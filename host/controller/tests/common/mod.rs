@@ -170,8 +170,7 @@ impl Env {
     /// the last state seen.
     pub async fn wait_for(
         &self,
-        api_version: &str,
-        kind: &str,
+        (api_version, kind): (&str, &str),
         ns: &str,
         name: &str,
         timeout: Duration,

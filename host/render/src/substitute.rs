@@ -665,10 +665,7 @@ impl Scanner {
         } else {
             return false;
         }
-        loop {
-            let Some(r) = self.read() else {
-                break;
-            };
+        while let Some(r) = self.read() {
             if self.scan_lbrack(r) {
                 // Stop before the `${`.
                 self.pos -= 2;

@@ -219,3 +219,44 @@ async fn lost_never_resolves_for_a_candidate_that_never_led() {
         "a follower has nothing to lose"
     );
 }
+
+#[tokio::test]
+async fn candidates_racing_for_an_expired_lease_never_share_it() {
+    let (_sim, client) = sim().await;
+    // A Lease left behind by a dead leader: all candidates read it as free at once and
+    // race to replace it; resourceVersion must let exactly one write through.
+    let api = Api::<Lease>::namespaced(client.clone(), NS);
+    let stale =
+        k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(60);
+    let stale_lease: Lease = serde_json::from_value(serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": LEASE, "namespace": NS},
+        "spec": {"holderIdentity": "dead", "leaseDurationSeconds": 2, "leaseTransitions": 4,
+                 "acquireTime": stale.to_string(), "renewTime": stale.to_string()}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &stale_lease)
+        .await
+        .unwrap();
+
+    let handles: Vec<LeaderHandle> = (0..6)
+        .map(|i| leader::start(client.clone(), config(&format!("c{i}"))))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut seen_leader = None;
+    while Instant::now() < deadline {
+        let leaders: Vec<usize> = (0..handles.len())
+            .filter(|&i| handles[i].is_leader())
+            .collect();
+        assert!(leaders.len() <= 1, "{leaders:?} lead at once");
+        if let [one] = leaders[..] {
+            seen_leader = Some(one);
+        }
+        tokio::task::yield_now().await;
+        sleep(Duration::from_millis(5)).await;
+    }
+    let winner = seen_leader.expect("one candidate took over the expired lease");
+    let l = lease(&client).await;
+    assert_eq!(holder(&l), Some(format!("c{winner}")));
+    assert_eq!(transitions(&l), 5, "exactly one takeover was recorded");
+}

@@ -566,3 +566,18 @@ fn untouched_fields_keep_their_types_through_the_yaml_round_trip() {
     substitute(&mut objects, &vars(&[("v", "x")]), &Options::default()).unwrap();
     assert_eq!(objects[0], expected);
 }
+
+#[test]
+fn long_lines_with_spaced_defaults_survive_yaml_line_folding() {
+    let words = "lorem ipsum dolor sit amet ".repeat(8);
+    let text = format!("{words}${{greeting:=hello big wide world}} {words}");
+    let mut objects = vec![json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"long": text, "other": "${v}"}
+    })];
+    substitute(&mut objects, &vars(&[("v", "1")]), &Options::default()).unwrap();
+    assert_eq!(
+        objects[0]["data"]["long"],
+        json!(format!("{words}hello big wide world {words}"))
+    );
+}

@@ -23,14 +23,16 @@ async fn sim() -> (KubeSim, kube::Client) {
 }
 
 fn config(identity: &str) -> LeaseConfig {
-    LeaseConfig {
+    let config = LeaseConfig {
         namespace: NS.into(),
         name: LEASE.into(),
         identity: identity.into(),
         lease_duration: Duration::from_secs(2),
         renew_deadline: Duration::from_millis(1500),
         retry_period: Duration::from_millis(200),
-    }
+    };
+    config.validate().expect("test timings are valid");
+    config
 }
 
 async fn lease(client: &kube::Client) -> Lease {

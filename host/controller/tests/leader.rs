@@ -262,3 +262,16 @@ async fn candidates_racing_for_an_expired_lease_never_share_it() {
     assert_eq!(holder(&l), Some(format!("c{winner}")));
     assert_eq!(transitions(&l), 5, "exactly one takeover was recorded");
 }
+
+#[tokio::test]
+async fn a_follower_stepping_down_leaves_the_leader_alone() {
+    let (_sim, client) = sim().await;
+    let (leader, follower, leader_id, _) = two_candidates(&client).await;
+    let before = lease(&client).await;
+    follower.release().await;
+    sleep(Duration::from_millis(600)).await;
+    assert!(leader.is_leader());
+    let after = lease(&client).await;
+    assert_eq!(holder(&after), Some(leader_id));
+    assert_eq!(transitions(&after), transitions(&before));
+}

@@ -64,6 +64,61 @@ impl LeaseConfig {
     }
 }
 
+/// A [`LeaseConfig`] whose timings cannot guarantee a single leader.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidConfig {
+    /// The leader would keep acting after others may take the Lease.
+    #[error(
+        "lease {lease}: lease_duration {lease_duration:?} must be longer than renew_deadline {renew_deadline:?}"
+    )]
+    RenewDeadlineTooLong {
+        /// `namespace/name` of the Lease.
+        lease: String,
+        /// The configured lease duration.
+        lease_duration: Duration,
+        /// The configured renew deadline.
+        renew_deadline: Duration,
+    },
+    /// The leader would get fewer than one renewal attempt per deadline.
+    #[error(
+        "lease {lease}: renew_deadline {renew_deadline:?} must be longer than 1.2 × retry_period {retry_period:?}"
+    )]
+    RetryPeriodTooLong {
+        /// `namespace/name` of the Lease.
+        lease: String,
+        /// The configured renew deadline.
+        renew_deadline: Duration,
+        /// The configured retry period.
+        retry_period: Duration,
+    },
+}
+
+impl LeaseConfig {
+    /// Checks client-go's constraints: `lease_duration > renew_deadline >
+    /// 1.2 × retry_period`. [`start`] does not check; call this at startup.
+    ///
+    /// # Errors
+    /// Which constraint is violated.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let lease = format!("{}/{}", self.namespace, self.name);
+        if self.lease_duration <= self.renew_deadline {
+            return Err(InvalidConfig::RenewDeadlineTooLong {
+                lease,
+                lease_duration: self.lease_duration,
+                renew_deadline: self.renew_deadline,
+            });
+        }
+        if self.renew_deadline <= self.retry_period.mul_f64(1.2) {
+            return Err(InvalidConfig::RetryPeriodTooLong {
+                lease,
+                renew_deadline: self.renew_deadline,
+                retry_period: self.retry_period,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Where an elector stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -393,6 +448,25 @@ mod tests {
         assert!(lease_valid(&spec(10, 35), now));
         assert!(!lease_valid(&spec(40, 35), now));
         assert!(!lease_valid(&LeaseSpec::default(), now), "never renewed");
+    }
+
+    #[test]
+    fn config_validation_follows_client_go() {
+        let ok = LeaseConfig::new("ns", "l", "me");
+        ok.validate().unwrap();
+        let mut bad = ok.clone();
+        bad.renew_deadline = bad.lease_duration;
+        assert!(matches!(
+            bad.validate(),
+            Err(InvalidConfig::RenewDeadlineTooLong { .. })
+        ));
+        let mut bad = ok.clone();
+        bad.retry_period = Duration::from_secs(26);
+        let err = bad.validate().unwrap_err();
+        assert!(
+            err.to_string().starts_with("lease ns/l: renew_deadline"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,8 +19,10 @@ use prometheus_client::registry::Registry;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The condition statuses a `gotk_reconcile_condition` series exists for; the current one
-/// is 1, the others 0 (as Flux's `RecordCondition` did).
-const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
+/// is 1, the others 0 (as Flux's `RecordCondition` did). Flux set `Deleted` to 1 for a
+/// deleted object; here [`Metrics::forget`] drops the series instead, so `Deleted` is
+/// always 0 and exists only so that queries written for Flux find the same series.
+const STATUSES: [&str; 4] = ["True", "False", "Unknown", "Deleted"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct ObjectLabels {
@@ -75,9 +77,10 @@ impl Default for Metrics {
     }
 }
 
-/// Flux's buckets: `prometheus.ExponentialBuckets(10e-3, 10, 5)` = 10 ms … 100 s.
+/// Flux's buckets (fluxcd/pkg `runtime/metrics`): `prometheus.ExponentialBuckets(10e-9,
+/// 10, 10)` = 10 ns … 10 s.
 fn duration_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.01, 10.0, 5))
+    Histogram::new(exponential_buckets(10e-9, 10.0, 10))
 }
 
 /// controller-runtime names a controller after its kind, lowercased.
@@ -320,6 +323,7 @@ mod tests {
         assert_eq!(s[&k("True")], 1.0);
         assert_eq!(s[&k("False")], 0.0);
         assert_eq!(s[&k("Unknown")], 0.0);
+        assert_eq!(s[&k("Deleted")], 0.0);
     }
 
     #[test]
@@ -349,10 +353,15 @@ mod tests {
                 &[&format!("le=\"{le}\"")],
             )
         };
+        let buckets: Vec<&String> = s
+            .keys()
+            .filter(|k| k.starts_with("gotk_reconcile_duration_seconds_bucket"))
+            .collect();
+        assert_eq!(buckets.len(), 11, "ten Flux buckets and +Inf: {buckets:?}");
         assert_eq!(s[&bucket("0.01")], 0.0);
         assert_eq!(s[&bucket("0.1")], 1.0);
+        assert_eq!(s[&bucket("1.0")], 1.0);
         assert_eq!(s[&bucket("10.0")], 2.0);
-        assert_eq!(s[&bucket("100.0")], 2.0);
         assert_eq!(s[&bucket("+Inf")], 2.0);
     }
 

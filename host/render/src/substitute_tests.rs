@@ -533,3 +533,91 @@ fn pathological_globs_do_not_backtrack_exponentially() {
         start.elapsed()
     );
 }
+
+#[test]
+fn untouched_fields_keep_their_types_through_the_yaml_round_trip() {
+    // Strings that look like other YAML types must come back as the same strings.
+    let tricky = [
+        "3",
+        "0755",
+        "1e3",
+        "0x1F",
+        "0o17",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "null",
+        "~",
+        "",
+        " ",
+        "-",
+        "- a",
+        ": x",
+        "a: b",
+        "#c",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "@at",
+        "`tick",
+        "'q'",
+        "\"dq\"",
+        "[a]",
+        "{a: 1}",
+        "1.0",
+        ".inf",
+        ".nan",
+        "-.inf",
+        "2024-01-01",
+        "12:30",
+        "multi\nline\n",
+        "trailing ",
+        "\ttab",
+        "é ü",
+        "a\u{0}b",
+        "%percent",
+        "$dollar",
+        "${not-a-var",
+        "\\back",
+    ];
+    let data: serde_json::Map<String, Value> = tricky
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("k{i}"), json!(s)))
+        .collect();
+    let original = json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"a": "${v}"}},
+        "data": data,
+        "numbers": {"int": 3, "neg": -7, "float": 0.25, "big": 9007199254740993_u64, "bool": true, "null": null},
+        "list": [1, "1", true, "true", null, "null", {"nested": ["x"]}]
+    });
+    let mut objects = vec![original.clone()];
+    // `${not-a-var` would be a parse error if present, so drop it for this run.
+    objects[0]["data"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|_, v| v != "${not-a-var");
+    let mut expected = objects[0].clone();
+    expected["metadata"]["annotations"]["a"] = json!("x");
+    substitute(&mut objects, &vars(&[("v", "x")]), &Options::default()).unwrap();
+    assert_eq!(objects[0], expected);
+}
+
+#[test]
+fn long_lines_with_spaced_defaults_survive_yaml_line_folding() {
+    let words = "lorem ipsum dolor sit amet ".repeat(8);
+    let text = format!("{words}${{greeting:=hello big wide world}} {words}");
+    let mut objects = vec![json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"long": text, "other": "${v}"}
+    })];
+    substitute(&mut objects, &vars(&[("v", "1")]), &Options::default()).unwrap();
+    assert_eq!(
+        objects[0]["data"]["long"],
+        json!(format!("{words}hello big wide world {words}"))
+    );
+}

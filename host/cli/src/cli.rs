@@ -63,7 +63,12 @@ enum Command {
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Print the version and the plugin contract version.
-    Version,
+    Version {
+        /// Only the client's version (all `gyre version` prints; accepted
+        /// for compatibility with `flux version --client`).
+        #[arg(long)]
+        client: bool,
+    },
     /// List sources, Kustomizations, HelmReleases and Plugins with their
     /// status (like `flux get`).
     #[command(subcommand)]
@@ -399,7 +404,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Create(cmd) => create::run(cmd).await?,
         Command::Install(args) => install::run(args).await?,
         Command::Check(args) => check::run(args).await?,
-        Command::Version => {
+        Command::Version { client: _ } => {
             println!("gyre {}", env!("CARGO_PKG_VERSION"));
             println!(
                 "plugin contract gyre:plugin@0.1.0 (worlds: renderer, transform, image-policy, notifier)"

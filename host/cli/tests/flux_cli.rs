@@ -60,7 +60,7 @@ impl Env {
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_gyre"))
                 .env("GYRE_CACHE_DIR", cache)
-                .env("NO_COLOR", "1")
+                // No NO_COLOR: output to a pipe must be plain without it.
                 .args(&argv)
                 .output()
                 .unwrap()
@@ -290,10 +290,33 @@ async fn reconcile_requests_a_reconcile_and_reports_the_controllers_verdict() {
     let mut suspended = kustomization("suspended", "flux-system");
     suspended["spec"]["suspend"] = true.into();
     env.create(suspended).await;
+    env.create(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "flux-system"},
+        "spec": {"interval": "5m", "chart": {"spec": {"chart": "podinfo",
+                 "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}},
+    }))
+    .await;
     let controller = fake_controller(
         env.client.clone(),
         "flux-system",
-        &["GitRepository", "Kustomization"],
+        &["GitRepository", "Kustomization", "HelmRelease"],
+    );
+
+    let out = env.gyre(&["reconcile", "hr", "web", "--force"]).await;
+    assert!(out.status.success(), "{}", text(&out).1);
+    let hr = env.get("HelmRelease", "flux-system", "web").await;
+    let annotations = &hr["metadata"]["annotations"];
+    assert_eq!(
+        annotations["reconcile.fluxcd.io/forceAt"],
+        annotations["reconcile.fluxcd.io/requestedAt"]
+    );
+    let out = env.gyre(&["reconcile", "ks", "podinfo", "--force"]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("--force and --reset apply to helmreleases")
     );
 
     let out = env.gyre(&["reconcile", "source", "git", "podinfo"]).await;

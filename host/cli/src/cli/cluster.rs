@@ -322,19 +322,33 @@ pub(super) async fn merge_patch(
     Ok(to_json(&obj))
 }
 
-/// Sets `reconcile.fluxcd.io/requestedAt` (plus `extra`, a merge patch
-/// fragment for `spec`) and returns the requested timestamp.
+/// What a reconcile request changes besides `reconcile.fluxcd.io/requestedAt`.
+#[derive(Debug, Default)]
+pub(super) struct Request {
+    /// A merge patch for `spec` (resume: `{"suspend": false}`).
+    pub spec: Option<Value>,
+    /// Annotations set to the same timestamp (`reconcile.fluxcd.io/forceAt`,
+    /// `resetAt`).
+    pub also: Vec<&'static str>,
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` (and what `request` adds) in one
+/// merge patch and returns the requested timestamp.
 pub(super) async fn request_reconcile(
     client: &kube::Client,
     kind: Kind,
     namespace: &str,
     name: &str,
-    spec: Option<Value>,
+    request: Request,
 ) -> anyhow::Result<String> {
     let at = request_timestamp();
     let mut patch = json!({
         "metadata": {"annotations": {annotations::RECONCILE_REQUESTED_AT: at}}
     });
+    for a in request.also {
+        patch["metadata"]["annotations"][a] = at.clone().into();
+    }
+    let spec = request.spec;
     if let Some(spec) = spec {
         patch["spec"] = spec;
     }
@@ -564,6 +578,17 @@ mod tests {
             {"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:abc"}
         ]}});
         assert_eq!(ready(&obj).1, "Applied revision: main@sha1:abc");
+    }
+
+    #[test]
+    fn colour_wraps_status_cells_only_when_on() {
+        let on = Paint { on: true };
+        assert_eq!(on.status("True", "True  "), "\x1b[32mTrue  \x1b[0m");
+        assert_eq!(on.status("False", "False"), "\x1b[31mFalse\x1b[0m");
+        assert_eq!(on.status("podinfo", "podinfo"), "podinfo");
+        let off = Paint { on: false };
+        assert_eq!(off.status("True", "True"), "True");
+        assert_eq!(off.warn("x"), "x");
     }
 
     #[test]

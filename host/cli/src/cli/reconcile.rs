@@ -3,10 +3,11 @@
 //! until it has, reporting the new revision or the failure.
 
 use super::cluster::{
-    self, ClusterArgs, Kind, Until, is_suspended, outcome, parse_duration, targets,
+    self, ClusterArgs, Kind, Request, Until, is_suspended, outcome, parse_duration, targets,
 };
 use crate::progress::Step;
 use clap::Args;
+use gyre_api::meta::annotations;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -20,6 +21,14 @@ pub(crate) struct ReconcileArgs {
     /// Reconcile the object's source first (Kustomizations and HelmReleases).
     #[arg(long)]
     with_source: bool,
+    /// HelmReleases: force a one-off install or upgrade
+    /// (`reconcile.fluxcd.io/forceAt`).
+    #[arg(long)]
+    force: bool,
+    /// HelmReleases: reset the failure counters first
+    /// (`reconcile.fluxcd.io/resetAt`).
+    #[arg(long)]
+    reset: bool,
     /// How long to wait for each reconciliation.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     timeout: Duration,
@@ -32,8 +41,21 @@ pub(super) async fn run(target: ReconcileTarget) -> anyhow::Result<()> {
     let (kind, args) = target.into_parts();
     let client = args.cluster.client().await?;
     let ns = &args.cluster.namespace;
+    anyhow::ensure!(
+        kind == Kind::HelmRelease || !(args.force || args.reset),
+        "--force and --reset apply to helmreleases, not to {} {ns}/{}",
+        kind.name(),
+        args.name
+    );
     let obj = cluster::get(&client, kind, ns, &args.name).await?;
     refuse_suspended(kind, &obj)?;
+    let mut request = Request::default();
+    if args.force {
+        request.also.push(annotations::RECONCILE_FORCE_AT);
+    }
+    if args.reset {
+        request.also.push(annotations::RECONCILE_RESET_AT);
+    }
     if args.with_source {
         let (source_kind, source_ns, source_name) = source_of(kind, &obj)?;
         let source = cluster::get(&client, source_kind, &source_ns, &source_name).await?;
@@ -43,16 +65,16 @@ pub(super) async fn run(target: ReconcileTarget) -> anyhow::Result<()> {
             source_kind,
             &source_ns,
             &source_name,
-            None,
+            Request::default(),
             args.timeout,
         )
         .await?;
     }
-    reconcile(&client, kind, ns, &args.name, None, args.timeout).await
+    reconcile(&client, kind, ns, &args.name, request, args.timeout).await
 }
 
-/// Requests a reconcile of `kind` `ns/name` (merging `spec` into its spec
-/// in the same patch) and waits for it, printing flux-style progress.
+/// Requests a reconcile of `kind` `ns/name` (with what `request` adds, in
+/// the same patch) and waits for it, printing flux-style progress.
 ///
 /// # Errors
 /// When the patch fails, the wait times out, or the object ends Ready=False
@@ -62,11 +84,11 @@ pub(super) async fn reconcile(
     kind: Kind,
     ns: &str,
     name: &str,
-    spec: Option<Value>,
+    request: Request,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     eprintln!("► annotating {} {name} in {ns} namespace", kind.name());
-    let at = cluster::request_reconcile(client, kind, ns, name, spec).await?;
+    let at = cluster::request_reconcile(client, kind, ns, name, request).await?;
     eprintln!("✔ {} annotated", kind.name());
     let step = Step::start(format!("waiting for {} reconciliation", kind.name()));
     let obj =

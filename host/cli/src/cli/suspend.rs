@@ -1,7 +1,7 @@
 //! `gyre suspend` and `gyre resume`: set or clear `spec.suspend`, like flux;
 //! resume also requests a reconcile and waits for it.
 
-use super::cluster::{self, ClusterArgs, Kind, parse_duration, targets, to_json};
+use super::cluster::{self, ClusterArgs, Kind, Request, parse_duration, targets, to_json};
 use super::reconcile::reconcile;
 use anyhow::Context;
 use clap::Args;
@@ -107,8 +107,11 @@ pub(super) async fn resume(target: ResumeTarget) -> anyhow::Result<()> {
     for name in names {
         eprintln!("► resuming {} {name} in {ns} namespace", kind.name());
         if !args.wait {
-            cluster::request_reconcile(&client, kind, ns, &name, Some(json!({"suspend": false})))
-                .await?;
+            let request = Request {
+                spec: Some(json!({"suspend": false})),
+                ..Request::default()
+            };
+            cluster::request_reconcile(&client, kind, ns, &name, request).await?;
             eprintln!("✔ {} {name} resumed", kind.name());
             continue;
         }
@@ -117,7 +120,10 @@ pub(super) async fn resume(target: ResumeTarget) -> anyhow::Result<()> {
             kind,
             ns,
             &name,
-            Some(json!({"suspend": false})),
+            Request {
+                spec: Some(json!({"suspend": false})),
+                ..Request::default()
+            },
             args.timeout,
         )
         .await;

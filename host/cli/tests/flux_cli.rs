@@ -453,7 +453,7 @@ async fn suspend_and_resume_toggle_spec_suspend_and_resume_waits_for_a_reconcile
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tree_draws_the_inventory_and_descends_into_child_kustomizations() {
+async fn tree_draws_the_inventory_and_descends_into_kustomizations_and_helm_releases() {
     let env = start().await;
     let mut root = kustomization("infra", "flux-system");
     root["status"] = json!({"inventory": {"entries": [
@@ -465,9 +465,42 @@ async fn tree_draws_the_inventory_and_descends_into_child_kustomizations() {
     let mut child = kustomization("apps", "flux-system");
     child["status"] = json!({"inventory": {"entries": [
         {"id": "apps_podinfo_apps_Deployment", "v": "v1"},
+        {"id": "apps_web_helm.toolkit.fluxcd.io_HelmRelease", "v": "v2"},
         {"id": "apps_podinfo__Service", "v": "v1"},
     ]}});
     env.create(child).await;
+    env.create(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "apps"},
+        "spec": {"interval": "5m", "chart": {"spec": {"chart": "podinfo",
+                 "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}},
+    }))
+    .await;
+    // The release as Helm's Secret driver stores it: base64(gzip(JSON)).
+    let release = json!({"name": "web", "version": 2, "manifest":
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"});
+    let stored = {
+        use base64::Engine;
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(release.to_string().as_bytes()).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
+    };
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(env.client.clone(), "apps");
+    for (version, data) in [("1", "old"), ("2", stored.as_str())] {
+        let secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("sh.helm.release.v1.web.v{version}"), "namespace": "apps",
+                         "labels": {"owner": "helm", "name": "web", "version": version}},
+            "type": "helm.sh/release.v1",
+            "stringData": {"release": data},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
 
     let out = env.gyre(&["tree", "kustomization", "infra"]).await;
     let (stdout, stderr) = text(&out);
@@ -478,6 +511,9 @@ async fn tree_draws_the_inventory_and_descends_into_child_kustomizations() {
          ├── Namespace/apps\n\
          ├── Kustomization/flux-system/apps\n\
          │   ├── Deployment/apps/podinfo\n\
+         │   ├── HelmRelease/apps/web\n\
+         │   │   ├── ServiceAccount/apps/web\n\
+         │   │   └── Deployment/apps/web\n\
          │   └── Service/apps/podinfo\n\
          └── ConfigMap/apps/settings\n"
     );

@@ -130,7 +130,7 @@ pub(super) fn objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
 }
 
 /// The documents of a YAML stream (split at `---` lines).
-fn split_documents(text: &str) -> Vec<String> {
+pub(super) fn split_documents(text: &str) -> Vec<String> {
     let mut docs = vec![String::new()];
     for line in text.lines() {
         if line.trim_end() == "---" {

@@ -267,6 +267,26 @@ async fn get_lists_objects_with_flux_columns_and_filters_by_namespace_and_status
         "{stdout}"
     );
 
+    // On a terminal (script(1) gives it one) READY is coloured: True green.
+    if std::path::Path::new("/usr/bin/script").exists() {
+        let command = format!(
+            "{} get ks --kubeconfig {}",
+            env!("CARGO_BIN_EXE_gyre"),
+            env.kubeconfig.display()
+        );
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("/usr/bin/script")
+                .args(["-qec", &command, "/dev/null"])
+                .env_remove("NO_COLOR")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let tty = String::from_utf8_lossy(&out.stdout);
+        assert!(tty.contains("\x1b[32mTrue"), "{tty:?}");
+    }
+
     let out = env.gyre(&["get", "helmreleases"]).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success() && stdout.is_empty(), "{stdout}");

@@ -623,6 +623,15 @@ async fn events_lists_flux_object_events_oldest_first_and_filters_by_object() {
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.contains("Reconciliation finished"), "{stdout}");
 
+    let (stdout, _) = text(&env.gyre(&["events", "--for", "GitRepository"]).await);
+    assert!(
+        stdout.contains("auth failed") && !stdout.contains("Reconciliation finished"),
+        "{stdout}"
+    );
+    let (stdout, _) = text(&env.gyre(&["events", "--types", "warning"]).await);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("GitOperationFailed"), "{stdout}");
+
     let (stdout, _) = text(&env.gyre(&["events", "-A"]).await);
     assert!(stdout.starts_with("NAMESPACE    LAST SEEN"), "{stdout}");
 }

@@ -14,9 +14,13 @@ use std::collections::HashSet;
 /// Flags of `gyre events`.
 #[derive(Debug, Args)]
 pub(crate) struct EventsArgs {
-    /// Only the events of this object: `Kind/name` (e.g. `Kustomization/podinfo`).
-    #[arg(long = "for", value_name = "KIND/NAME")]
+    /// Only the events of this object (`Kustomization/podinfo`) or of every
+    /// object of a kind (`Kustomization`).
+    #[arg(long = "for", value_name = "KIND[/NAME]")]
     for_object: Option<String>,
+    /// Only events of these types: `Normal`, `Warning` (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    types: Vec<String>,
     /// Events of every namespace.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
@@ -53,13 +57,24 @@ impl Event {
 pub(super) async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let filter = match &args.for_object {
         Some(f) => {
-            let (kind, name) = f.split_once('/').with_context(|| {
-                format!("--for {f:?} is not KIND/NAME (hint: --for Kustomization/podinfo)")
-            })?;
-            Some((kind.to_string(), name.to_string()))
+            let (kind, name) = match f.split_once('/') {
+                Some((k, n)) => (k.to_string(), Some(n.to_string())),
+                None => (f.clone(), None),
+            };
+            anyhow::ensure!(
+                !kind.is_empty() && name.as_deref() != Some(""),
+                "--for {f:?} is not KIND[/NAME] (hint: --for Kustomization/podinfo)"
+            );
+            Some((kind, name))
         }
         None => None,
     };
+    for t in &args.types {
+        anyhow::ensure!(
+            t.eq_ignore_ascii_case("normal") || t.eq_ignore_ascii_case("warning"),
+            "--types {t:?} is not an event type (hint: --types Normal,Warning)"
+        );
+    }
     let client = args.cluster.client().await?;
     let ns = if args.all_namespaces {
         None
@@ -75,8 +90,13 @@ pub(super) async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
     events.retain(|e| e.uid.is_empty() || seen.insert(e.uid.clone()));
     events.retain(|e| match &filter {
-        Some((kind, name)) => e.kind.eq_ignore_ascii_case(kind) && &e.name == name,
+        Some((kind, name)) => {
+            e.kind.eq_ignore_ascii_case(kind) && name.as_ref().is_none_or(|n| &e.name == n)
+        }
         None => e.is_flux(),
+    });
+    events.retain(|e| {
+        args.types.is_empty() || args.types.iter().any(|t| t.eq_ignore_ascii_case(&e.type_))
     });
     events.sort_by_key(|e| e.last_seen);
     if events.is_empty() {

@@ -255,6 +255,12 @@ async fn get_lists_objects_with_flux_columns_and_filters_by_namespace_and_status
         "{stdout}"
     );
 
+    let (stdout, _) = text(&env.gyre(&["get", "ks", "--no-header"]).await);
+    assert!(
+        stdout.starts_with("podinfo  ") && stdout.lines().count() == 1,
+        "{stdout}"
+    );
+
     let (stdout, _) = text(&env.gyre(&["get", "sources", "git"]).await);
     assert!(
         stdout.contains("podinfo  master@sha1:def  False      True   stored artifact"),

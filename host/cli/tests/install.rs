@@ -143,13 +143,26 @@ async fn install_into_another_namespace_waits_for_the_deployment() {
     let env = start().await;
     env.sim.set_workload_mode(kube_sim::WorkloadMode::Ready);
     let out = env
-        .gyre(&["install", "-n", "gyre-system", "--timeout", "30s"])
+        .gyre(&[
+            "install",
+            "-n",
+            "gyre-system",
+            "--timeout",
+            "30s",
+            "--image",
+            "registry.local/gyre:dev",
+        ])
         .await;
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Deployment/gyre-system/gyre created"), "{err}");
     let out = env.gyre(&["check", "-n", "gyre-system"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("► registry.local/gyre:dev"),
+        "{}",
+        stderr(&out)
+    );
 
     // A Deployment that never becomes available fails the install.
     let env = start().await;

@@ -44,6 +44,9 @@ pub(crate) struct CommonArgs {
     /// How often the controller reconciles it.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     interval: Duration,
+    /// Labels of the object: `key=value` (repeatable or comma-separated).
+    #[arg(long = "label", value_delimiter = ',', value_name = "KEY=VALUE")]
+    labels: Vec<String>,
     /// Print the object as YAML instead of applying it.
     #[arg(long)]
     export: bool,
@@ -259,14 +262,31 @@ pub(super) async fn run(cmd: CreateCommand) -> anyhow::Result<()> {
 }
 
 /// The object's skeleton: apiVersion, kind, metadata.
-fn object(kind: Kind, common: &CommonArgs, spec: Value) -> Value {
+///
+/// # Errors
+/// When a `--label` is not `key=value`.
+fn object(kind: Kind, common: &CommonArgs, spec: Value) -> anyhow::Result<Value> {
     let ar = kind.resource();
-    sorted(json!({
+    let mut metadata = json!({"name": common.name, "namespace": common.cluster.namespace});
+    for label in &common.labels {
+        let (k, v) = label
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .with_context(|| {
+                format!(
+                    "{} {}: --label {label:?} is not KEY=VALUE (hint: --label app=podinfo)",
+                    kind.name(),
+                    common.name
+                )
+            })?;
+        metadata["labels"][k] = v.into();
+    }
+    Ok(sorted(json!({
         "apiVersion": ar.api_version,
         "kind": ar.kind,
-        "metadata": {"name": common.name, "namespace": common.cluster.namespace},
+        "metadata": metadata,
         "spec": spec,
-    }))
+    })))
 }
 
 /// Keys sorted at every level, as flux's YAML encoder writes them.
@@ -335,7 +355,7 @@ fn git(a: &GitArgs) -> anyhow::Result<Value> {
     if let Some(t) = a.fetch_timeout {
         spec.insert("timeout".into(), interval(t));
     }
-    Ok(object(Kind::GitRepository, &a.common, spec.into()))
+    object(Kind::GitRepository, &a.common, spec.into())
 }
 
 fn helm(a: &HelmArgs) -> anyhow::Result<Value> {
@@ -364,7 +384,7 @@ fn helm(a: &HelmArgs) -> anyhow::Result<Value> {
     if oci {
         spec.insert("type".into(), "oci".into());
     }
-    Ok(object(Kind::HelmRepository, &a.common, spec.into()))
+    object(Kind::HelmRepository, &a.common, spec.into())
 }
 
 fn oci(a: &OciArgs) -> anyhow::Result<Value> {
@@ -397,7 +417,7 @@ fn oci(a: &OciArgs) -> anyhow::Result<Value> {
     if a.insecure {
         spec.insert("insecure".into(), true.into());
     }
-    Ok(object(Kind::OciRepository, &a.common, spec.into()))
+    object(Kind::OciRepository, &a.common, spec.into())
 }
 
 fn bucket(a: &BucketArgs) -> anyhow::Result<Value> {
@@ -419,7 +439,7 @@ fn bucket(a: &BucketArgs) -> anyhow::Result<Value> {
     if a.insecure {
         spec.insert("insecure".into(), true.into());
     }
-    Ok(object(Kind::Bucket, &a.common, spec.into()))
+    object(Kind::Bucket, &a.common, spec.into())
 }
 
 /// `[<kind>/]<name>[.<namespace>]` → a sourceRef.
@@ -480,7 +500,7 @@ fn kustomization(a: &KustomizationArgs) -> anyhow::Result<Value> {
     if a.wait {
         spec.insert("wait".into(), true.into());
     }
-    Ok(object(Kind::Kustomization, &a.common, spec.into()))
+    object(Kind::Kustomization, &a.common, spec.into())
 }
 
 #[cfg(test)]
@@ -547,6 +567,38 @@ mod tests {
         assert!(
             y.contains("interval: 1m0s") && y.contains("namespace: apps"),
             "{y}"
+        );
+        let y = export(&[
+            "source",
+            "git",
+            "p",
+            "--url",
+            "https://h/r",
+            "--branch",
+            "main",
+            "--label",
+            "team=a,tier=web",
+        ])
+        .unwrap();
+        assert!(
+            y.contains("metadata:\n  labels:\n    team: a\n    tier: web\n  name: p\n"),
+            "{y}"
+        );
+        let err = export(&[
+            "source",
+            "git",
+            "p",
+            "--url",
+            "https://h/r",
+            "--branch",
+            "m",
+            "--label",
+            "x",
+        ]);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("--label \"x\" is not KEY=VALUE")
         );
         let err = export(&["source", "git", "p", "--url", "https://h/r"]).unwrap_err();
         assert!(err.to_string().contains("--branch"), "{err}");

@@ -53,6 +53,9 @@ pub(crate) struct GetArgs {
     /// Only objects with this condition status, e.g. `ready=false`.
     #[arg(long, value_name = "TYPE=STATUS")]
     status_selector: Option<String>,
+    /// Leave out the header line.
+    #[arg(long)]
+    no_header: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -138,22 +141,25 @@ pub(super) async fn run(cmd: GetCommand) -> anyhow::Result<()> {
         printed = true;
         // READY and SUSPENDED are the columns after NAME (and NAMESPACE).
         let first = usize::from(args.all_namespaces) + 2;
-        print!(
-            "{}",
-            table.render(|i, value, padded| {
-                if i == first {
-                    if value == "True" {
-                        paint.warn(padded)
-                    } else {
-                        padded.to_string()
-                    }
-                } else if i == first + 1 {
-                    paint.status(value, padded)
+        let text = table.render(|i, value, padded| {
+            if i == first {
+                if value == "True" {
+                    paint.warn(padded)
                 } else {
                     padded.to_string()
                 }
-            })
-        );
+            } else if i == first + 1 {
+                paint.status(value, padded)
+            } else {
+                padded.to_string()
+            }
+        });
+        let text = if args.no_header {
+            text.split_once('\n').map_or("", |(_, rows)| rows)
+        } else {
+            &text
+        };
+        print!("{text}");
     }
     if all && !printed {
         eprintln!("✗ no Flux or Gyre objects found");

@@ -97,6 +97,9 @@ pub(crate) struct InstallArgs {
     /// Print the manifests as one multi-document YAML instead of applying them.
     #[arg(long)]
     export: bool,
+    /// The controller image (default: this version's release image).
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
     /// How long to wait for the CRDs and the controller.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     timeout: Duration,
@@ -165,7 +168,12 @@ fn relocate(mut v: Value, namespace: &str) -> Value {
 /// Runs `gyre install`.
 pub(super) async fn run(args: InstallArgs) -> anyhow::Result<()> {
     let ns = &args.cluster.namespace;
-    let objects = objects(ns)?;
+    let mut objects = objects(ns)?;
+    if let Some(image) = &args.image {
+        for o in objects.iter_mut().filter(|o| o["kind"] == "Deployment") {
+            o["spec"]["template"]["spec"]["containers"][0]["image"] = image.as_str().into();
+        }
+    }
     if args.export {
         let mut out = String::new();
         for o in &objects {

@@ -7,7 +7,7 @@
 use super::cluster::{self, ClusterArgs, Kind, Until, humantime, outcome, parse_duration};
 use crate::progress::Step;
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{ArgAction, Args, Subcommand};
 use gyre_apply::{Applier, ApplyOptions};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub(crate) struct CommonArgs {
     cluster: ClusterArgs,
 }
 
+// Boolean flags take an optional value (`--prune` or `--prune=true`), as
+// flux's do, so commands copied from the Flux docs work unchanged.
+
 /// Flags of `gyre create source git`.
 #[derive(Debug, Args)]
 pub(crate) struct GitArgs {
@@ -85,7 +88,7 @@ pub(crate) struct GitArgs {
     #[arg(long, value_delimiter = ',')]
     ignore_paths: Vec<String>,
     /// Include the repository's submodules.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     recurse_submodules: bool,
     /// Timeout of Git operations (spec.timeout).
     #[arg(long, value_parser = parse_duration)]
@@ -101,13 +104,13 @@ pub(crate) struct HelmArgs {
     #[arg(long)]
     url: String,
     /// An OCI registry (implied by an `oci://` URL).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     oci: bool,
     /// Existing Secret with the credentials.
     #[arg(long)]
     secret_ref: Option<String>,
     /// Send the credentials to hosts other than the repository's too.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     pass_credentials: bool,
     #[command(flatten)]
     common: CommonArgs,
@@ -135,7 +138,7 @@ pub(crate) struct OciArgs {
     #[arg(long, value_delimiter = ',')]
     ignore_paths: Vec<String>,
     /// Allow a plain-HTTP registry.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     insecure: bool,
     #[command(flatten)]
     common: CommonArgs,
@@ -160,7 +163,7 @@ pub(crate) struct BucketArgs {
     #[arg(long)]
     secret_ref: Option<String>,
     /// Allow a plain-HTTP endpoint.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     insecure: bool,
     #[command(flatten)]
     common: CommonArgs,
@@ -177,7 +180,7 @@ pub(crate) struct KustomizationArgs {
     #[arg(long, default_value = "./")]
     path: String,
     /// Delete objects that leave the source.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     prune: bool,
     /// Namespace for every namespaced object.
     #[arg(long)]
@@ -187,7 +190,7 @@ pub(crate) struct KustomizationArgs {
     #[arg(long, value_delimiter = ',')]
     depends_on: Vec<String>,
     /// Wait for every applied object to be healthy.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     wait: bool,
     /// Timeout of build, apply and health checks (spec.timeout).
     #[arg(long, value_parser = parse_duration)]
@@ -628,7 +631,22 @@ mod tests {
             y,
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  dependsOn:\n  - name: infra\n  - name: crds\n    namespace: flux-system\n  interval: 5m0s\n  path: ./kustomize\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: podinfo\n  targetNamespace: default\n  wait: true\n"
         );
-        let y = export(&["ks", "a", "--source", "podinfo.other"]).unwrap();
+        // Flux's docs spell boolean flags `--prune=true`.
+        let y2 = export(&[
+            "kustomization",
+            "podinfo",
+            "--source=GitRepository/podinfo",
+            "--path=./kustomize",
+            "--prune=true",
+            "--interval=5m",
+            "--target-namespace=default",
+            "--depends-on=infra,flux-system/crds",
+            "--wait=true",
+        ])
+        .unwrap();
+        assert_eq!(y, y2);
+        let y = export(&["ks", "a", "--source", "podinfo.other", "--wait=false"]).unwrap();
+        assert!(!y.contains("wait"), "{y}");
         assert!(y.contains("prune: false") && y.contains("path: ./"), "{y}");
         assert!(
             y.contains("kind: GitRepository\n    name: podinfo\n    namespace: other"),

@@ -35,7 +35,7 @@ pub(crate) struct ResumeArgs {
     #[arg(long, conflicts_with = "name")]
     all: bool,
     /// Wait for the reconciliation after resuming (`--wait=false` to not).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
     wait: bool,
     /// How long to wait for each reconciliation.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]

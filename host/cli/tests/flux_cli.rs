@@ -303,6 +303,50 @@ async fn get_lists_objects_with_flux_columns_and_filters_by_namespace_and_status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_the_rows_of_objects_that_change() {
+    use std::io::BufRead;
+    let env = start().await;
+    let mut ks = kustomization("podinfo", "flux-system");
+    ks["status"] = json!({"conditions": [ready("True", "all good")]});
+    env.create(ks).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gyre"))
+        .args(["get", "ks", "--watch", "--kubeconfig"])
+        .arg(&env.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("a line within 20s")
+            .expect("gyre still running")
+    };
+    assert!(next().await.starts_with("NAME"));
+    assert!(next().await.contains("all good"));
+    env.api("Kustomization", "flux-system")
+        .patch_status(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [ready("False", "now broken")]}})),
+        )
+        .await
+        .unwrap();
+    let line = next().await;
+    assert!(line.contains("False  now broken"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_requests_a_reconcile_and_reports_the_controllers_verdict() {
     let env = start().await;
     env.create(git_repo("podinfo", "flux-system")).await;

@@ -56,6 +56,9 @@ pub(crate) struct GetArgs {
     /// Leave out the header line.
     #[arg(long)]
     no_header: bool,
+    /// After listing, print every object that changes, until interrupted.
+    #[arg(short, long)]
+    watch: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -80,48 +83,31 @@ pub(super) async fn run(cmd: GetCommand) -> anyhow::Result<()> {
         GetCommand::Plugins(a) => (vec![Kind::Plugin], a, false),
         GetCommand::All(a) => (Kind::ALL.to_vec(), a, true),
     };
+    anyhow::ensure!(
+        !(all && args.watch),
+        "--watch lists one kind at a time (hint: gyre get kustomizations --watch)"
+    );
     let selector = args
         .status_selector
         .as_deref()
         .map(parse_selector)
         .transpose()?;
     let client = args.cluster.client().await?;
+    let lister = Lister {
+        client: &client,
+        args: &args,
+        selector: selector.as_ref(),
+        all,
+    };
     let namespace = &args.cluster.namespace;
     let paint = Paint::stdout();
     let mut printed = false;
-    for kind in kinds {
-        let list = if args.all_namespaces {
-            kind.api_all(&client).list(&ListParams::default()).await
-        } else {
-            kind.api(&client, namespace)
-                .list(&ListParams::default())
-                .await
+    for &kind in &kinds {
+        let Some(objects) = lister.list(kind).await? else {
+            continue;
         };
-        let items = match list {
-            Ok(l) => l.items,
-            // With `all`, a kind whose CRD is not installed is just empty.
-            Err(kube::Error::Api(e)) if all && e.code == 404 => continue,
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "listing {} objects (hint: `gyre check` shows whether the CRDs are installed)",
-                        kind.name()
-                    )
-                });
-            }
-        };
-        let objects: Vec<Value> = items
-            .iter()
-            .map(to_json)
-            .filter(|o| {
-                args.name
-                    .as_deref()
-                    .is_none_or(|n| o["metadata"]["name"] == n)
-            })
-            .filter(|o| selector.as_ref().is_none_or(|s| matches(o, s)))
-            .collect();
         let table = table(kind, &objects, args.all_namespaces, all);
-        if table.is_empty() {
+        if table.is_empty() && !args.watch {
             if !all {
                 let place = if args.all_namespaces {
                     "any namespace".to_string()
@@ -139,32 +125,130 @@ pub(super) async fn run(cmd: GetCommand) -> anyhow::Result<()> {
             println!();
         }
         printed = true;
-        // READY and SUSPENDED are the columns after NAME (and NAMESPACE).
-        let first = usize::from(args.all_namespaces) + 2;
-        let text = table.render(|i, value, padded| {
-            if i == first {
-                if value == "True" {
-                    paint.warn(padded)
-                } else {
-                    padded.to_string()
-                }
-            } else if i == first + 1 {
-                paint.status(value, padded)
-            } else {
-                padded.to_string()
-            }
-        });
+        let text = render(&table, &args, &paint);
         let text = if args.no_header {
             text.split_once('\n').map_or("", |(_, rows)| rows)
         } else {
             &text
         };
         print!("{text}");
+        if args.watch {
+            return watch(&lister, kind, objects, &paint).await;
+        }
     }
     if all && !printed {
         eprintln!("✗ no Flux or Gyre objects found");
     }
     Ok(())
+}
+
+/// Lists the objects `gyre get` shows.
+struct Lister<'a> {
+    client: &'a kube::Client,
+    args: &'a GetArgs,
+    selector: Option<&'a (String, String)>,
+    all: bool,
+}
+
+impl Lister<'_> {
+    /// The objects of `kind` that pass the name and status filters, sorted
+    /// by namespace and name; `None` for a kind whose CRD is not installed
+    /// when listing `all`.
+    async fn list(&self, kind: Kind) -> anyhow::Result<Option<Vec<Value>>> {
+        let args = self.args;
+        let list = if args.all_namespaces {
+            kind.api_all(self.client).list(&ListParams::default()).await
+        } else {
+            kind.api(self.client, &args.cluster.namespace)
+                .list(&ListParams::default())
+                .await
+        };
+        let items = match list {
+            Ok(l) => l.items,
+            // With `all`, a kind whose CRD is not installed is just empty.
+            Err(kube::Error::Api(e)) if self.all && e.code == 404 => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "listing {} objects (hint: `gyre check` shows whether the CRDs are installed)",
+                        kind.name()
+                    )
+                });
+            }
+        };
+        let mut objects: Vec<Value> = items
+            .iter()
+            .map(to_json)
+            .filter(|o| {
+                args.name
+                    .as_deref()
+                    .is_none_or(|n| o["metadata"]["name"] == n)
+            })
+            .filter(|o| self.selector.is_none_or(|s| matches(o, s)))
+            .collect();
+        objects.sort_by_key(key);
+        Ok(Some(objects))
+    }
+}
+
+/// (namespace, name).
+fn key(o: &Value) -> (String, String) {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    (s(&o["metadata"]["namespace"]), s(&o["metadata"]["name"]))
+}
+
+/// The table as text, with READY and SUSPENDED coloured on a terminal.
+fn render(table: &Table, args: &GetArgs, paint: &Paint) -> String {
+    // READY and SUSPENDED are the columns after NAME (and NAMESPACE).
+    let first = usize::from(args.all_namespaces) + 2;
+    table.render(|i, value, padded| {
+        if i == first {
+            if value == "True" {
+                paint.warn(padded)
+            } else {
+                padded.to_string()
+            }
+        } else if i == first + 1 {
+            paint.status(value, padded)
+        } else {
+            padded.to_string()
+        }
+    })
+}
+
+/// `--watch`: relists every two seconds and prints the row of every object
+/// that appeared or changed since (until interrupted).
+async fn watch(
+    lister: &Lister<'_>,
+    kind: Kind,
+    mut last: Vec<Value>,
+    paint: &Paint,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let args = lister.args;
+    let rows = |objects: &[Value]| -> Vec<((String, String), Vec<String>)> {
+        objects
+            .iter()
+            .map(|o| (key(o), row(kind, o, args.all_namespaces, false)))
+            .collect()
+    };
+    loop {
+        std::io::stdout().flush()?;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let Some(now) = lister.list(kind).await? else {
+            continue;
+        };
+        let before: std::collections::HashMap<_, _> = rows(&last).into_iter().collect();
+        let current = rows(&now);
+        let table = table(kind, &now, args.all_namespaces, false);
+        let text = render(&table, args, paint);
+        for ((k, cells), line) in current.iter().zip(text.lines().skip(1)) {
+            if before.get(k) != Some(cells) {
+                println!("{line}");
+            }
+        }
+        last = now;
+    }
 }
 
 /// The table of `objects` of `kind`; with `prefix`, names are
@@ -176,45 +260,39 @@ fn table(kind: Kind, objects: &[Value], namespaces: bool, prefix: bool) -> Table
     }
     let mut t = Table::new(&header);
     let mut objects: Vec<&Value> = objects.iter().collect();
-    objects.sort_by_key(|o| {
-        (
+    objects.sort_by_key(|o| key(o));
+    for o in objects {
+        t.row(row(kind, o, namespaces, prefix));
+    }
+    t
+}
+
+/// One object's cells.
+fn row(kind: Kind, o: &Value, namespaces: bool, prefix: bool) -> Vec<String> {
+    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+    let name = if prefix {
+        format!("{}/{name}", kind.name().to_lowercase())
+    } else {
+        name.to_string()
+    };
+    let (status, message) = ready(o);
+    let mut row = vec![
+        name,
+        kind.revision(o),
+        if is_suspended(o) { "True" } else { "False" }.to_string(),
+        status,
+        message.replace('\n', " "),
+    ];
+    if namespaces {
+        row.insert(
+            0,
             o["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            o["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        )
-    });
-    for o in objects {
-        let name = o["metadata"]["name"].as_str().unwrap_or_default();
-        let name = if prefix {
-            format!("{}/{name}", kind.name().to_lowercase())
-        } else {
-            name.to_string()
-        };
-        let (status, message) = ready(o);
-        let mut row = vec![
-            name,
-            kind.revision(o),
-            if is_suspended(o) { "True" } else { "False" }.to_string(),
-            status,
-            message.replace('\n', " "),
-        ];
-        if namespaces {
-            row.insert(
-                0,
-                o["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-        }
-        t.row(row);
+        );
     }
-    t
+    row
 }
 
 /// `ready=false` → (`ready`, `false`).

@@ -302,36 +302,58 @@ async fn get_lists_objects_with_flux_columns_and_filters_by_namespace_and_status
     );
 }
 
+/// A `gyre ... --watch` process and its stdout, line by line.
+struct Watcher {
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Watcher {
+    fn start(env: &Env, args: &[&str]) -> Watcher {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gyre"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&env.kubeconfig)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    async fn next(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(20), self.lines.recv())
+            .await
+            .expect("a line within 20s")
+            .expect("gyre still running")
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_the_rows_of_objects_that_change() {
-    use std::io::BufRead;
     let env = start().await;
     let mut ks = kustomization("podinfo", "flux-system");
     ks["status"] = json!({"conditions": [ready("True", "all good")]});
     env.create(ks).await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gyre"))
-        .args(["get", "ks", "--watch", "--kubeconfig"])
-        .arg(&env.kubeconfig)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut next = async || {
-        tokio::time::timeout(Duration::from_secs(20), rx.recv())
-            .await
-            .expect("a line within 20s")
-            .expect("gyre still running")
-    };
-    assert!(next().await.starts_with("NAME"));
-    assert!(next().await.contains("all good"));
+    let mut watch = Watcher::start(&env, &["get", "ks", "--watch"]);
+    assert!(watch.next().await.starts_with("NAME"));
+    assert!(watch.next().await.contains("all good"));
     env.api("Kustomization", "flux-system")
         .patch_status(
             "podinfo",
@@ -340,10 +362,40 @@ async fn get_watch_prints_the_rows_of_objects_that_change() {
         )
         .await
         .unwrap();
-    let line = next().await;
+    let line = watch.next().await;
     assert!(line.contains("False  now broken"), "{line}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_watch_prints_new_events_as_they_come() {
+    let env = start().await;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(env.client.clone(), "flux-system");
+    let event = |name: &str, message: &str| {
+        serde_json::from_value::<k8s_openapi::api::core::v1::Event>(json!({
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "involvedObject": {"kind": "Kustomization", "name": "podinfo", "namespace": "flux-system"},
+            "reason": "Progressing", "message": message, "type": "Normal",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    };
+    events
+        .create(&PostParams::default(), &event("first", "first event"))
+        .await
+        .unwrap();
+    let mut watch = Watcher::start(&env, &["events", "--watch"]);
+    assert!(watch.next().await.starts_with("LAST SEEN"));
+    assert!(watch.next().await.contains("first event"));
+    events
+        .create(&PostParams::default(), &event("second", "second event"))
+        .await
+        .unwrap();
+    let line = watch.next().await;
+    assert!(
+        line.contains("Kustomization/podinfo  second event"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

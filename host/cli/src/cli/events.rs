@@ -21,6 +21,9 @@ pub(crate) struct EventsArgs {
     /// Only events of these types: `Normal`, `Warning` (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     types: Vec<String>,
+    /// After listing, print new events as they come, until interrupted.
+    #[arg(short, long)]
+    watch: bool,
     /// Events of every namespace.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
@@ -43,6 +46,12 @@ struct Event {
 }
 
 impl Event {
+    /// What makes an occurrence new: the event, when it was last seen, and
+    /// what it says.
+    fn key(&self) -> (String, Option<Timestamp>, String) {
+        (self.uid.clone(), self.last_seen, self.message.clone())
+    }
+
     /// Whether the event is about a Flux or Gyre object: one of the kinds
     /// the CLI knows, or any kind of a Flux or Gyre API group.
     fn is_flux(&self) -> bool {
@@ -81,25 +90,8 @@ pub(super) async fn run(args: EventsArgs) -> anyhow::Result<()> {
     } else {
         Some(args.cluster.namespace.as_str())
     };
-    let mut events = list(&client, ns, "", "v1").await?;
-    // Events written through events.k8s.io are also core Events; keep one of each.
-    match list(&client, ns, "events.k8s.io", "v1").await {
-        Ok(more) => events.extend(more),
-        Err(e) => tracing::debug!("events.k8s.io not listed: {e:#}"),
-    }
-    let mut seen = HashSet::new();
-    events.retain(|e| e.uid.is_empty() || seen.insert(e.uid.clone()));
-    events.retain(|e| match &filter {
-        Some((kind, name)) => {
-            e.kind.eq_ignore_ascii_case(kind) && name.as_ref().is_none_or(|n| &e.name == n)
-        }
-        None => e.is_flux(),
-    });
-    events.retain(|e| {
-        args.types.is_empty() || args.types.iter().any(|t| t.eq_ignore_ascii_case(&e.type_))
-    });
-    events.sort_by_key(|e| e.last_seen);
-    if events.is_empty() {
+    let events = fetch(&client, ns, &filter, &args.types).await?;
+    if events.is_empty() && !args.watch {
         let place = match ns {
             Some(ns) => format!("{ns} namespace"),
             None => "any namespace".into(),
@@ -110,13 +102,64 @@ pub(super) async fn run(args: EventsArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let paint = Paint::stdout();
+    print!("{}", render(&events, args.all_namespaces, &paint));
+    if !args.watch {
+        return Ok(());
+    }
+    // --watch: relist every two seconds, print what is new or was seen again.
+    let mut seen: HashSet<_> = events.iter().map(Event::key).collect();
+    loop {
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let fresh: Vec<Event> = fetch(&client, ns, &filter, &args.types)
+            .await?
+            .into_iter()
+            .filter(|e| seen.insert(e.key()))
+            .collect();
+        if !fresh.is_empty() {
+            let text = render(&fresh, args.all_namespaces, &paint);
+            print!("{}", text.split_once('\n').map_or("", |(_, rows)| rows));
+        }
+    }
+}
+
+/// The events (both APIs, one of each), filtered and oldest first.
+async fn fetch(
+    client: &kube::Client,
+    ns: Option<&str>,
+    filter: &Option<(String, Option<String>)>,
+    types: &[String],
+) -> anyhow::Result<Vec<Event>> {
+    let mut events = list(client, ns, "", "v1").await?;
+    // Events written through events.k8s.io are also core Events; keep one of each.
+    match list(client, ns, "events.k8s.io", "v1").await {
+        Ok(more) => events.extend(more),
+        Err(e) => tracing::debug!("events.k8s.io not listed: {e:#}"),
+    }
+    let mut seen = HashSet::new();
+    events.retain(|e| e.uid.is_empty() || seen.insert(e.uid.clone()));
+    events.retain(|e| match filter {
+        Some((kind, name)) => {
+            e.kind.eq_ignore_ascii_case(kind) && name.as_ref().is_none_or(|n| &e.name == n)
+        }
+        None => e.is_flux(),
+    });
+    events.retain(|e| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&e.type_)));
+    events.sort_by_key(|e| e.last_seen);
+    Ok(events)
+}
+
+/// The events as a table, flux's columns, warnings in yellow on a terminal.
+fn render(events: &[Event], all_namespaces: bool, paint: &Paint) -> String {
     let now = Timestamp::now();
     let mut header = vec!["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"];
-    if args.all_namespaces {
+    if all_namespaces {
         header.insert(0, "NAMESPACE");
     }
     let mut table = Table::new(&header);
-    for e in &events {
+    for e in events {
         let mut row = vec![
             e.last_seen
                 .map(|t| age(now.duration_since(t).as_secs().max(0) as u64))
@@ -126,24 +169,19 @@ pub(super) async fn run(args: EventsArgs) -> anyhow::Result<()> {
             format!("{}/{}", e.kind, e.name),
             e.message.replace('\n', " "),
         ];
-        if args.all_namespaces {
+        if all_namespaces {
             row.insert(0, e.namespace.clone());
         }
         table.row(row);
     }
-    let paint = Paint::stdout();
-    let type_col = usize::from(args.all_namespaces) + 1;
-    print!(
-        "{}",
-        table.render(|i, value, padded| {
-            if i == type_col && value == "Warning" {
-                paint.warn(padded)
-            } else {
-                padded.to_string()
-            }
-        })
-    );
-    Ok(())
+    let type_col = usize::from(all_namespaces) + 1;
+    table.render(|i, value, padded| {
+        if i == type_col && value == "Warning" {
+            paint.warn(padded)
+        } else {
+            padded.to_string()
+        }
+    })
 }
 
 /// The events of one API group (`""` for core/v1).

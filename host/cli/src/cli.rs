@@ -10,9 +10,18 @@ use gyre_plugin::{Limits, World};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod check;
+mod cluster;
 mod controller;
+mod create;
 mod diff;
+mod events;
+mod get;
 mod helm;
+mod install;
+mod reconcile;
+mod suspend;
+mod tree;
 
 /// Gyre: GitOps for Kubernetes that speaks the Flux v2 APIs, with every
 /// configuration transform running as a sandboxed WebAssembly plugin.
@@ -79,7 +88,39 @@ enum Command {
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Print the version and the plugin contract version.
-    Version,
+    Version {
+        /// Only the client's version (all `gyre version` prints; accepted
+        /// for compatibility with `flux version --client`).
+        #[arg(long)]
+        client: bool,
+    },
+    /// List sources, Kustomizations, HelmReleases and Plugins with their
+    /// status (like `flux get`).
+    #[command(subcommand)]
+    Get(get::GetCommand),
+    /// Reconcile an object now and wait for the result (like `flux reconcile`).
+    #[command(subcommand)]
+    Reconcile(reconcile::ReconcileTarget),
+    /// Stop reconciling an object (`spec.suspend: true`).
+    #[command(subcommand)]
+    Suspend(suspend::SuspendTarget),
+    /// Resume reconciling a suspended object and wait for the reconciliation.
+    #[command(subcommand)]
+    Resume(suspend::ResumeTarget),
+    /// Show the objects a Kustomization applied, as a tree (like `flux tree`).
+    #[command(subcommand)]
+    Tree(tree::TreeCommand),
+    /// Show the Kubernetes Events of Flux and Gyre objects (like `flux events`).
+    Events(events::EventsArgs),
+    /// Create or update sources and Kustomizations, or print them with
+    /// `--export` (like `flux create`).
+    #[command(subcommand)]
+    Create(create::CreateCommand),
+    /// Install Gyre (CRDs, RBAC, controller) in a cluster, or print the
+    /// manifests with `--export`.
+    Install(install::InstallArgs),
+    /// Check that the cluster can run Gyre and that Gyre is installed and ready.
+    Check(check::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -384,7 +425,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?
         }
         Command::Plugin(cmd) => plugin(&cache_dir, cmd).await?,
-        Command::Version => {
+        Command::Get(cmd) => get::run(cmd).await?,
+        Command::Reconcile(target) => reconcile::run(target).await?,
+        Command::Suspend(target) => suspend::suspend(target).await?,
+        Command::Resume(target) => suspend::resume(target).await?,
+        Command::Tree(cmd) => tree::run(cmd).await?,
+        Command::Events(args) => events::run(args).await?,
+        Command::Create(cmd) => create::run(cmd).await?,
+        Command::Install(args) => install::run(args).await?,
+        Command::Check(args) => check::run(args).await?,
+        Command::Version { client: _ } => {
             println!("gyre {}", env!("CARGO_PKG_VERSION"));
             println!(
                 "plugin contract gyre:plugin@0.1.0 (worlds: renderer, transform, image-policy, notifier)"

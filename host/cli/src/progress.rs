@@ -36,6 +36,7 @@ impl Step {
     /// Marks the step done, with a short result.
     pub fn done(self, result: impl AsRef<str>) {
         let line = format!("✔ {} {}", self.message, result.as_ref());
+        let line = line.trim_end();
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }

@@ -108,6 +108,7 @@ async fn controller_binary_leads_reconciles_serves_metrics_and_artifacts_and_sto
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).unwrap();
+    let kubeconfig2 = kubeconfig.clone();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("app")).unwrap();
     std::fs::write(
@@ -200,6 +201,50 @@ async fn controller_binary_leads_reconciles_serves_metrics_and_artifacts_and_sto
     assert_eq!(
         cms.get("hello").await.unwrap().data.unwrap()["greeting"],
         "hi"
+    );
+
+    // The flux-shaped CLI against the real controller: a requested reconcile (with its
+    // source) is handled and reported, and the inventory shows as a tree.
+    let cli = move |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gyre"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig2)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "gyre {args:?}: {text}");
+        text
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let reconciled = cli(&["reconcile", "kustomization", "hello", "--with-source"]);
+        let tree = cli(&["tree", "kustomization", "hello"]);
+        let get = cli(&["get", "kustomizations"]);
+        (reconciled, tree, get)
+    })
+    .await
+    .unwrap();
+    assert!(out.0.contains("applied revision main@sha1:"), "{}", out.0);
+    assert!(out.1.contains("ConfigMap/default/hello"), "{}", out.1);
+    assert!(
+        out.2.contains("hello") && out.2.contains("True"),
+        "{}",
+        out.2
+    );
+    let handled = ks_api
+        .get("hello")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .last_handled_reconcile_at;
+    assert!(
+        handled.is_some(),
+        "the controller recorded the handled request"
     );
 
     // Prometheus metrics with Flux's names.

@@ -1,0 +1,398 @@
+//! Gyre's release storage against the real `helm` binary, both ways, on kube-sim.
+
+mod common;
+
+use base64::Engine as _;
+use common::{Env, release, write_chart};
+use gyre_release::{SecretStorage, Status, secret_name};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use serde_json::{Value, json};
+
+/// Writes v1 (deployed), then v2 (deployed) with v1 superseded — as an upgrade does.
+async fn install_and_upgrade(env: &Env, store: &SecretStorage, ns: &str) {
+    let v1 = release(
+        "web",
+        ns,
+        1,
+        Status::Deployed,
+        "Install complete",
+        json!({"greeting": "hi"}),
+    );
+    store.create(&v1).await.expect("v1 stored");
+    let mut v1 = store.get("web", 1).await.expect("v1 read back");
+    let mut v2 = release(
+        "web",
+        ns,
+        2,
+        Status::Deployed,
+        "Upgrade complete",
+        json!({"greeting": "bonjour", "replicas": 2}),
+    );
+    v2.info.first_deployed = v1.info.first_deployed;
+    store.create(&v2).await.expect("v2 stored");
+    v1.info.status = Status::Superseded;
+    store.update(&v1).await.expect("v1 superseded");
+    // The live object of v2, as Gyre's apply would have left it.
+    let cms: kube::Api<ConfigMap> = kube::Api::namespaced(env.client.clone(), ns);
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "web-config", "namespace": ns,
+                     "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                     "annotations": {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": ns}},
+        "data": {"greeting": "bonjour"}
+    }))
+    .unwrap();
+    cms.create(&Default::default(), &cm)
+        .await
+        .expect("live ConfigMap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_list_history_and_get_see_releases_gyre_wrote() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    install_and_upgrade(&env, &store, "apps").await;
+
+    let list = env.helm_json(&["list", "-n", "apps", "-o", "json"]).await;
+    let list = list.as_array().expect("a list");
+    assert_eq!(list.len(), 1, "{list:?}");
+    let row = &list[0];
+    assert_eq!(row["name"], "web");
+    assert_eq!(row["namespace"], "apps");
+    assert_eq!(row["revision"], "2");
+    assert_eq!(row["status"], "deployed");
+    assert_eq!(row["chart"], "demo-1.2.3");
+    assert_eq!(row["app_version"], "4.5.6");
+
+    let history = env
+        .helm_json(&["history", "web", "-n", "apps", "-o", "json"])
+        .await;
+    let rows: Vec<(i64, String, String)> = history
+        .as_array()
+        .expect("history rows")
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_i64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+                r["description"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, "superseded".into(), "Install complete".into()),
+            (2, "deployed".into(), "Upgrade complete".into()),
+        ]
+    );
+    assert_eq!(history[1]["chart"], "demo-1.2.3");
+    assert_eq!(history[1]["app_version"], "4.5.6");
+
+    let values = env
+        .helm_json(&["get", "values", "web", "-n", "apps", "-o", "json"])
+        .await;
+    assert_eq!(values, json!({"greeting": "bonjour", "replicas": 2}));
+    let values_v1 = env
+        .helm_json(&[
+            "get",
+            "values",
+            "web",
+            "-n",
+            "apps",
+            "--revision",
+            "1",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(values_v1, json!({"greeting": "hi"}));
+    let manifest = env.helm(&["get", "manifest", "web", "-n", "apps"]).await;
+    assert_eq!(
+        manifest.trim(),
+        common::manifest("web-config", "apps", "bonjour").trim()
+    );
+    let notes = env.helm(&["get", "notes", "web", "-n", "apps"]).await;
+    assert!(notes.contains("Thanks for installing demo."), "{notes}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gyre_reads_a_release_helm_installed_and_rewrites_it_losslessly() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let chart = write_chart(env.dir.path());
+    env.helm(&[
+        "install",
+        "demo",
+        chart.to_str().unwrap(),
+        "-n",
+        "apps",
+        "--set",
+        "greeting=hi",
+        "--description",
+        "first install",
+    ])
+    .await;
+
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    let history = store.history("demo").await.expect("history");
+    assert_eq!(history.len(), 1);
+    let rel = store
+        .deployed("demo")
+        .await
+        .expect("deployed")
+        .expect("a deployed revision");
+    assert_eq!(rel, history[0]);
+    assert_eq!(rel.name, "demo");
+    assert_eq!(rel.namespace, "apps");
+    assert_eq!(rel.version, 1);
+    assert_eq!(rel.info.status, Status::Deployed);
+    assert_eq!(rel.info.description, "first install");
+    assert!(!rel.info.first_deployed.is_zero());
+    assert!(rel.info.deleted.is_zero());
+    assert_eq!(rel.info.notes.trim(), "Installed demo.");
+    assert_eq!(rel.chart.metadata.name, "demo");
+    assert_eq!(rel.chart.metadata.version, "0.3.0");
+    assert_eq!(rel.chart.metadata.app_version, "1.16.0");
+    assert_eq!(rel.chart.metadata.api_version, "v2");
+    assert_eq!(rel.chart_ref(), "demo-0.3.0");
+    assert_eq!(Value::Object(rel.config.clone()), json!({"greeting": "hi"}));
+    assert_eq!(rel.chart.values["replicas"], 1);
+    assert!(
+        rel.chart
+            .templates
+            .iter()
+            .any(|t| t.name == "templates/configmap.yaml"),
+        "{:?}",
+        rel.chart.templates
+    );
+    assert!(rel.manifest.contains("kind: ConfigMap"), "{}", rel.manifest);
+    assert!(
+        rel.manifest.contains("name: demo-config"),
+        "{}",
+        rel.manifest
+    );
+    assert!(
+        rel.manifest.contains("greeting: \"hi\""),
+        "{}",
+        rel.manifest
+    );
+    assert_eq!(store.last("demo").await.unwrap().unwrap(), rel);
+
+    // Lossless: Helm's JSON, decoded and re-encoded by Gyre, is the same JSON.
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(env.client.clone(), "apps");
+    let secret = secrets
+        .get(&secret_name("demo", 1))
+        .await
+        .expect("helm's Secret");
+    assert_eq!(secret.type_.as_deref(), Some("helm.sh/release.v1"));
+    let labels = secret.metadata.labels.clone().unwrap();
+    assert_eq!(labels["owner"], "helm");
+    assert_eq!(labels["status"], "deployed");
+    let helm_json = raw_json(&secret);
+    let gyre_json: Value = serde_json::from_slice(&gunzip(&gyre_release::encode(&rel))).unwrap();
+    assert_eq!(
+        gyre_json, helm_json,
+        "re-encoding must not change Helm's JSON"
+    );
+
+    // A status change written by Gyre is seen by helm.
+    let mut failed = rel.clone();
+    failed.info.status = Status::Failed;
+    failed.info.description = "Upgrade \"demo\" failed: health check".into();
+    store.update(&failed).await.expect("update");
+    let history = env
+        .helm_json(&["history", "demo", "-n", "apps", "-o", "json"])
+        .await;
+    assert_eq!(history[0]["status"], "failed");
+    assert_eq!(
+        history[0]["description"],
+        "Upgrade \"demo\" failed: health check"
+    );
+    assert!(store.deployed("demo").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_rollback_of_a_gyre_history_is_seen_by_gyre() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    install_and_upgrade(&env, &store, "apps").await;
+
+    env.helm(&["rollback", "web", "1", "-n", "apps"]).await;
+
+    let history = store.history("web").await.expect("history");
+    let summary: Vec<(i32, Status, String)> = history
+        .iter()
+        .map(|r| (r.version, r.info.status.clone(), r.info.description.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, Status::Superseded, "Install complete".into()),
+            (2, Status::Superseded, "Upgrade complete".into()),
+            (3, Status::Deployed, "Rollback to 1".into()),
+        ]
+    );
+    let v3 = store.deployed("web").await.unwrap().expect("v3 deployed");
+    assert_eq!(v3.version, 3);
+    assert_eq!(Value::Object(v3.config.clone()), json!({"greeting": "hi"}));
+    assert_eq!(v3.manifest, history[0].manifest);
+    assert_eq!(v3.chart, history[0].chart);
+    assert_eq!(v3.info.first_deployed, history[0].info.first_deployed);
+    // helm applied v1's manifest over the live object.
+    let cms: kube::Api<ConfigMap> = kube::Api::namespaced(env.client.clone(), "apps");
+    let cm = cms.get("web-config").await.expect("live ConfigMap");
+    assert_eq!(cm.data.unwrap()["greeting"], "hi");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_history_keeps_the_newest_and_the_deployed_revision() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    for v in 1..=5 {
+        let status = if v == 2 {
+            Status::Deployed
+        } else {
+            Status::Superseded
+        };
+        store
+            .create(&release(
+                "app",
+                "apps",
+                v,
+                status,
+                "Upgrade complete",
+                json!({}),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.prune_history("app", 0).await.unwrap(),
+        Vec::<i32>::new()
+    );
+    assert_eq!(
+        store.prune_history("app", 9).await.unwrap(),
+        Vec::<i32>::new()
+    );
+    assert_eq!(store.prune_history("app", 2).await.unwrap(), vec![1, 3, 4]);
+    let left: Vec<i32> = store
+        .history("app")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(left, vec![2, 5]);
+    let helm_rows = env
+        .helm_json(&["history", "app", "-n", "apps", "-o", "json"])
+        .await;
+    assert_eq!(helm_rows.as_array().unwrap().len(), 2);
+    assert_eq!(store.prune_history("app", 1).await.unwrap(), vec![5]);
+    assert_eq!(store.deployed("app").await.unwrap().unwrap().version, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_release_secrets_fail_clearly_without_blowing_up_memory() {
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(env.client.clone(), "apps");
+    let b64 = base64::engine::general_purpose::STANDARD;
+
+    // 256 MiB of zeros: ~256 KiB gzipped, well inside a Secret; inflated, 4× the cap.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = b64.encode(gz.finish().unwrap());
+    assert!(bomb.len() < 1 << 20, "bomb fits a Secret: {}", bomb.len());
+    put_release_secret(&secrets, "bomb", 1, bomb.as_bytes()).await;
+    put_release_secret(&secrets, "garbage", 1, b"%%% this is not base64 %%%").await;
+
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    let err = store.get("bomb", 1).await.unwrap_err();
+    let chain = chain(&err);
+    assert!(
+        chain.contains("release bomb v1: Secret sh.helm.release.v1.bomb.v1 could not be decoded"),
+        "{chain}"
+    );
+    assert!(
+        chain.contains("decompressed release exceeds 67108864 bytes"),
+        "{chain}"
+    );
+    let err = store.history("bomb").await.unwrap_err();
+    assert!(chain_of(&err).contains("exceeds"), "{}", chain_of(&err));
+
+    let err = store.get("garbage", 1).await.unwrap_err();
+    let chain = chain_of(&err);
+    assert!(chain.contains("release garbage v1"), "{chain}");
+    assert!(chain.contains("not valid base64"), "{chain}");
+    assert!(store.deployed("garbage").await.is_err());
+
+    // A corrupt revision can still be removed without decoding it.
+    store
+        .delete("garbage", 1)
+        .await
+        .expect("delete corrupt revision");
+    assert!(store.history("garbage").await.unwrap().is_empty());
+    let err = store.get("garbage", 1).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "release garbage v1 not found in namespace apps"
+    );
+}
+
+async fn put_release_secret(api: &kube::Api<Secret>, name: &str, version: i32, data: &[u8]) {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": secret_name(name, version),
+                     "labels": {"name": name, "owner": "helm", "status": "deployed", "version": version.to_string()}},
+        "type": "helm.sh/release.v1",
+        "data": {"release": base64::engine::general_purpose::STANDARD.encode(data)}
+    }))
+    .unwrap();
+    api.create(&Default::default(), &secret)
+        .await
+        .expect("hostile secret stored");
+}
+
+fn chain_of(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+fn chain(err: &gyre_release::Error) -> String {
+    chain_of(err)
+}
+
+/// The release JSON inside a release Secret, as Helm wrote it.
+fn raw_json(secret: &Secret) -> Value {
+    let text = std::str::from_utf8(&secret.data.as_ref().unwrap()["release"].0)
+        .unwrap()
+        .to_string();
+    serde_json::from_slice(&gunzip(&text)).unwrap()
+}
+
+fn gunzip(text: &str) -> Vec<u8> {
+    use std::io::Read;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

@@ -29,6 +29,9 @@ async fn install_and_upgrade(env: &Env, store: &SecretStorage, ns: &str) {
         json!({"greeting": "bonjour", "replicas": 2}),
     );
     v2.info.first_deployed = v1.info.first_deployed;
+    v2.labels.insert("team".into(), "web".into());
+    // A custom label may not override Helm's own.
+    v2.labels.insert("owner".into(), "someone-else".into());
     store.create(&v2).await.expect("v2 stored");
     v1.info.status = Status::Superseded;
     store.update(&v1).await.expect("v1 superseded");
@@ -114,6 +117,61 @@ async fn helm_list_history_and_get_see_releases_gyre_wrote() {
     );
     let notes = env.helm(&["get", "notes", "web", "-n", "apps"]).await;
     assert!(notes.contains("Thanks for installing demo."), "{notes}");
+    let meta = env
+        .helm_json(&["get", "metadata", "web", "-n", "apps", "-o", "json"])
+        .await;
+    assert_eq!(meta["chart"], "demo", "{meta}");
+    assert_eq!(meta["version"], "1.2.3", "{meta}");
+    assert_eq!(meta["appVersion"], "4.5.6", "{meta}");
+    assert_eq!(meta["revision"], 2, "{meta}");
+    assert_eq!(meta["status"], "deployed", "{meta}");
+
+    // The Secrets have Helm's shape: a create stamps `createdAt`, an update `modifiedAt`
+    // (and, replacing the whole Secret as Helm does, drops `createdAt`).
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(env.client.clone(), "apps");
+    let v1 = secrets.get(&secret_name("web", 1)).await.unwrap();
+    let v2 = secrets.get(&secret_name("web", 2)).await.unwrap();
+    for s in [&v1, &v2] {
+        assert_eq!(s.type_.as_deref(), Some("helm.sh/release.v1"));
+        assert_eq!(
+            s.data.as_ref().unwrap().keys().collect::<Vec<_>>(),
+            ["release"]
+        );
+    }
+    let l1 = v1.metadata.labels.unwrap();
+    let l2 = v2.metadata.labels.unwrap();
+    assert_eq!(
+        l1.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["modifiedAt", "name", "owner", "status", "version"]
+    );
+    assert_eq!(
+        (
+            l1["name"].as_str(),
+            l1["owner"].as_str(),
+            l1["status"].as_str(),
+            l1["version"].as_str()
+        ),
+        ("web", "helm", "superseded", "1")
+    );
+    let stamp: i64 = l1["modifiedAt"].parse().expect("Unix seconds");
+    assert!((stamp - chrono_now()).abs() < 60, "{stamp}");
+    assert_eq!(
+        l2.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["createdAt", "name", "owner", "status", "team", "version"]
+    );
+    assert_eq!((l2["owner"].as_str(), l2["team"].as_str()), ("helm", "web"));
+    let back = store.get("web", 2).await.unwrap();
+    assert_eq!(
+        back.labels,
+        std::collections::BTreeMap::from([("team".to_string(), "web".to_string())])
+    );
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +189,8 @@ async fn gyre_reads_a_release_helm_installed_and_rewrites_it_losslessly() {
         "greeting=hi",
         "--description",
         "first install",
+        "--labels",
+        "team=web",
     ])
     .await;
 
@@ -187,8 +247,21 @@ async fn gyre_reads_a_release_helm_installed_and_rewrites_it_losslessly() {
         .expect("helm's Secret");
     assert_eq!(secret.type_.as_deref(), Some("helm.sh/release.v1"));
     let labels = secret.metadata.labels.clone().unwrap();
+    // Helm's install creates the Secret pending (label `createdAt`), then replaces it
+    // deployed (label `modifiedAt`): only the last write's labels remain.
+    let keys: Vec<&str> = labels.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["modifiedAt", "name", "owner", "status", "team", "version"]
+    );
     assert_eq!(labels["owner"], "helm");
     assert_eq!(labels["status"], "deployed");
+    assert_eq!(labels["version"], "1");
+    assert_eq!(
+        rel.labels,
+        std::collections::BTreeMap::from([("team".to_string(), "web".to_string())]),
+        "custom labels (helm install --labels) come back without Helm's system labels"
+    );
     let helm_json = raw_json(&secret);
     let gyre_json: Value = serde_json::from_slice(&gunzip(&gyre_release::encode(&rel))).unwrap();
     assert_eq!(

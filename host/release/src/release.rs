@@ -52,6 +52,37 @@ pub struct Release {
 }
 
 impl Release {
+    /// The revision `helm rollback` writes (Helm's `prepareRollback`): revision
+    /// `current.version + 1` carrying `previous`'s chart, values, manifest, hooks, notes and
+    /// labels, `first_deployed` kept from `current`, status `pending-rollback` and the
+    /// description `Rollback to <previous.version>`.
+    ///
+    /// Helm stores it with [`create`](crate::SecretStorage::create), applies its manifest,
+    /// then on success marks every deployed revision `superseded` and this one `deployed`;
+    /// on failure it marks `current` `superseded` and this one `failed` with the description
+    /// `Rollback "<name>" failed: <error>`.
+    pub fn prepare_rollback(current: &Release, previous: &Release) -> Release {
+        Release {
+            name: current.name.clone(),
+            namespace: current.namespace.clone(),
+            info: Info {
+                first_deployed: current.info.first_deployed,
+                last_deployed: Time::now(),
+                status: Status::PendingRollback,
+                notes: previous.info.notes.clone(),
+                description: format!("Rollback to {}", previous.version),
+                ..Info::default()
+            },
+            chart: previous.chart.clone(),
+            config: previous.config.clone(),
+            manifest: previous.manifest.clone(),
+            hooks: previous.hooks.clone(),
+            version: current.version + 1,
+            labels: previous.labels.clone(),
+            extra: Values::new(),
+        }
+    }
+
     /// `<name>-<version>` of the chart, as `helm list` shows it in its CHART column.
     pub fn chart_ref(&self) -> String {
         format!(
@@ -86,7 +117,13 @@ pub struct Info {
     /// The rendered `NOTES.txt`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
-    /// Cluster resources as `helm status --show-resources` records them (opaque here).
+    /// Cluster resources as `helm status --show-resources` fills them in memory (opaque
+    /// here).
+    ///
+    /// # Caveats
+    /// Never store a release with this set: helm 3.17 cannot decode it (its
+    /// `map[string][]runtime.Object` has no JSON decoder) and `helm list`/`history` then
+    /// silently drop the revision (seen against helm v3.17.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Value>,
     /// Fields this model does not know.

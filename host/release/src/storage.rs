@@ -426,6 +426,12 @@ fn validate(release: &Release) -> Result<()> {
             release.version
         )));
     }
+    if release.info.resources.is_some() {
+        // helm would silently drop a revision it cannot decode from `helm list` and history.
+        return Err(invalid(
+            "info.resources is set; helm cannot decode a stored release that has it".into(),
+        ));
+    }
     let status = release.info.status.as_str();
     if status.len() > 63 || status.contains(|c: char| c.is_whitespace() || c == ',') {
         return Err(invalid(format!(
@@ -496,6 +502,14 @@ mod tests {
         );
         r.version = 1;
         assert!(validate(&r).is_ok());
+        r.info.resources = Some(serde_json::json!({}));
+        assert!(
+            validate(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("info.resources")
+        );
+        r.info.resources = None;
         r.name = "a".repeat(54);
         assert!(validate(&r).unwrap_err().to_string().contains("at most 53"));
     }

@@ -291,6 +291,10 @@ async fn helm_rollback_of_a_gyre_history_is_seen_by_gyre() {
     env.namespace("apps").await;
     let store = SecretStorage::new(env.client.clone(), "apps");
     install_and_upgrade(&env, &store, "apps").await;
+    let expected = gyre_release::Release::prepare_rollback(
+        &store.last("web").await.unwrap().unwrap(),
+        &store.get("web", 1).await.unwrap(),
+    );
 
     env.helm(&["rollback", "web", "1", "-n", "apps"]).await;
 
@@ -313,6 +317,12 @@ async fn helm_rollback_of_a_gyre_history_is_seen_by_gyre() {
     assert_eq!(v3.manifest, history[0].manifest);
     assert_eq!(v3.chart, history[0].chart);
     assert_eq!(v3.info.first_deployed, history[0].info.first_deployed);
+    // Gyre's own rollback revision is the one helm wrote, up to the clock and the final
+    // status.
+    let mut ours = expected;
+    ours.info.last_deployed = v3.info.last_deployed;
+    ours.info.status = Status::Deployed;
+    assert_eq!(ours, v3);
     // helm applied v1's manifest over the live object.
     let cms: kube::Api<ConfigMap> = kube::Api::namespaced(env.client.clone(), "apps");
     let cm = cms.get("web-config").await.expect("live ConfigMap");
@@ -468,4 +478,106 @@ fn gunzip(text: &str) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_gyre_does_not_know_survive_a_gyre_status_update() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(env.client.clone(), "apps");
+    // A release as a future helm might write it: fields this model does not know, at
+    // several levels.
+    let future = json!({
+        "name": "future", "namespace": "apps", "version": 1,
+        "info": {"first_deployed": "2025-06-01T10:00:00.5+02:00", "last_deployed": "2025-06-01T10:00:00.5+02:00",
+                 "deleted": "", "description": "Install complete", "status": "deployed",
+                 "rollback_revision": 0},
+        "chart": {"metadata": {"name": "demo", "version": "1.0.0", "apiVersion": "v2", "minHelmVersion": "3.20"},
+                  "lock": {"generated": "2025-01-01T00:00:00Z", "digest": "sha256:00"},
+                  "templates": null, "values": null, "schema": "e30=", "files": null},
+        "config": {"x": 1},
+        "manifest": "---\n",
+        "hooks": [{"name": "h", "kind": "Job", "path": "templates/h.yaml", "manifest": "kind: Job",
+                   "events": ["pre-install"], "weight": -5, "delete_policies": ["before-hook-creation"],
+                   "last_run": {"started_at": "2025-06-01T08:00:00Z", "completed_at": "2025-06-01T08:00:01Z",
+                                "phase": "Succeeded"},
+                   "output_log_policies": ["hook-failed"]}],
+        "apply_method": "ssa"
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &serde_json::to_vec(&future).unwrap()).unwrap();
+    let text = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    put_release_secret(&secrets, "future", 1, text.as_bytes()).await;
+
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    let mut rel = store.get("future", 1).await.expect("decoded");
+    assert_eq!(rel.chart.schema.as_deref(), Some(&b"{}"[..]));
+    assert_eq!(rel.hooks[0].weight, -5);
+    rel.info.status = Status::Superseded;
+    store.update(&rel).await.expect("updated");
+
+    let stored = raw_json(&secrets.get(&secret_name("future", 1)).await.unwrap());
+    let mut want = future.clone();
+    want["info"]["status"] = json!("superseded");
+    assert_eq!(
+        stored, want,
+        "everything but the status is as helm wrote it"
+    );
+    let history = env
+        .helm_json(&["history", "future", "-n", "apps", "-o", "json"])
+        .await;
+    assert_eq!(history[0]["status"], "superseded", "{history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_errors_name_the_release_the_revision_and_the_reason() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    let v1 = release(
+        "app",
+        "apps",
+        1,
+        Status::Deployed,
+        "Install complete",
+        json!({}),
+    );
+    store.create(&v1).await.unwrap();
+    let err = store.create(&v1).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "release app v1 already exists in namespace apps"
+    );
+    let v2 = release(
+        "app",
+        "apps",
+        2,
+        Status::Deployed,
+        "Upgrade complete",
+        json!({}),
+    );
+    let err = store.update(&v2).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "release app v2 not found in namespace apps"
+    );
+    let err = store.delete("app", 7).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "release app v7 not found in namespace apps"
+    );
+    assert!(store.history("nothing").await.unwrap().is_empty());
+    assert!(store.last("nothing").await.unwrap().is_none());
+    assert!(store.deployed("nothing").await.unwrap().is_none());
+    let err = store.history("a,owner!=helm").await.unwrap_err();
+    assert!(err.to_string().contains("must be a label value"), "{err}");
+    // A namespace that does not exist: the API error is kept as the source.
+    let elsewhere = SecretStorage::new(env.client.clone(), "missing");
+    let err = elsewhere.create(&v1).await.unwrap_err();
+    let chain = chain_of(&err);
+    assert!(
+        chain.starts_with("release app v1: create of Secret sh.helm.release.v1.app.v1 failed: "),
+        "{chain}"
+    );
+    assert!(chain.contains("not found"), "{chain}");
 }

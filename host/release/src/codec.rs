@@ -99,18 +99,25 @@ pub fn decode_with_limit(data: &str, limit: u64) -> Result<Release, CodecError> 
     serde_json::from_slice(&json).map_err(CodecError::Json)
 }
 
-/// Gunzips at most `limit` bytes; reading one byte more proves the stream is larger.
+/// Gunzips at most `limit` bytes, in chunks, checking before each append so the buffer never
+/// grows past the cap (`read_to_end` would double it to twice the cap first).
 fn inflate(raw: &[u8], limit: u64) -> Result<Vec<u8>, CodecError> {
     // Go's gzip reader reads concatenated members too, hence the multi-member decoder.
+    let mut gz = MultiGzDecoder::new(raw);
     let mut out = Vec::new();
-    MultiGzDecoder::new(raw)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(CodecError::Gunzip)?;
-    if out.len() as u64 > limit {
-        return Err(CodecError::DecodedTooLarge { limit });
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match gz.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CodecError::Gunzip(e)),
+        };
+        if (out.len() + n) as u64 > limit {
+            return Err(CodecError::DecodedTooLarge { limit });
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -161,6 +168,21 @@ mod tests {
         let err = decode_with_limit(&text, 1024 * 1024).unwrap_err();
         assert!(matches!(err, CodecError::DecodedTooLarge { limit } if limit == 1024 * 1024));
         assert!(err.to_string().contains("exceeds 1048576 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_cap_is_inclusive() {
+        let r = sample();
+        let len = serde_json::to_vec(&r).unwrap().len() as u64;
+        let text = encode(&r);
+        assert_eq!(decode_with_limit(&text, len).unwrap(), r);
+        assert!(matches!(
+            decode_with_limit(&text, len - 1),
+            Err(CodecError::DecodedTooLarge { .. })
+        ));
+        let plain = STANDARD.encode(serde_json::to_vec(&r).unwrap());
+        assert!(decode_with_limit(&plain, len).is_ok());
+        assert!(decode_with_limit(&plain, len - 1).is_err());
     }
 
     #[test]

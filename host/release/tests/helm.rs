@@ -581,3 +581,60 @@ async fn storage_errors_name_the_release_the_revision_and_the_reason() {
     );
     assert!(chain.contains("not found"), "{chain}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_honours_a_pending_revision_gyre_wrote_and_gyre_sees_helm_uninstall() {
+    let env = Env::start().await;
+    env.namespace("apps").await;
+    let store = SecretStorage::new(env.client.clone(), "apps");
+    install_and_upgrade(&env, &store, "apps").await;
+
+    // An upgrade in progress, as Gyre writes it before applying: helm must refuse to start
+    // another upgrade of the release. (helm 3.17's rollback does not check for a pending
+    // revision; only install and upgrade do.)
+    let mut v3 = release(
+        "web",
+        "apps",
+        3,
+        Status::PendingUpgrade,
+        "Preparing upgrade",
+        json!({"greeting": "hola"}),
+    );
+    v3.info.first_deployed = store.get("web", 1).await.unwrap().info.first_deployed;
+    store.create(&v3).await.unwrap();
+    let chart = write_chart(env.dir.path());
+    let (ok, _, err) = env
+        .helm_status(&["upgrade", "web", chart.to_str().unwrap(), "-n", "apps"])
+        .await;
+    assert!(!ok, "helm must not upgrade while an upgrade is pending");
+    assert!(err.contains("another operation"), "{err}");
+    let list = env
+        .helm_json(&["list", "-n", "apps", "--pending", "-o", "json"])
+        .await;
+    assert_eq!(list[0]["status"], "pending-upgrade", "{list}");
+
+    // The upgrade completes.
+    v3.info.status = Status::Deployed;
+    v3.info.description = "Upgrade complete".into();
+    store.update(&v3).await.unwrap();
+    let mut v2 = store.get("web", 2).await.unwrap();
+    v2.info.status = Status::Superseded;
+    store.update(&v2).await.unwrap();
+
+    // A person uninstalls, keeping history: the last revision becomes `uninstalled`, with
+    // its `deleted` time.
+    env.helm(&["uninstall", "web", "-n", "apps", "--keep-history"])
+        .await;
+    let last = store.last("web").await.unwrap().expect("history kept");
+    assert_eq!(last.version, 3);
+    assert_eq!(last.info.status, Status::Uninstalled);
+    assert!(!last.info.deleted.is_zero());
+    assert!(store.deployed("web").await.unwrap().is_none());
+    // ... and the objects of the manifest are gone.
+    let cms: kube::Api<ConfigMap> = kube::Api::namespaced(env.client.clone(), "apps");
+    assert!(cms.get_opt("web-config").await.unwrap().is_none());
+
+    // Without --keep-history, helm deletes every revision's Secret.
+    env.helm(&["uninstall", "web", "-n", "apps"]).await;
+    assert!(store.history("web").await.unwrap().is_empty());
+}

@@ -235,6 +235,16 @@ impl SecretStorage {
             .next_back())
     }
 
+    /// Every revision marked deployed, oldest first. Normally one; after an upgrade or a
+    /// rollback succeeds Helm marks all of them `superseded` before marking the new one
+    /// `deployed`, which heals a history left with several by concurrent writers.
+    ///
+    /// # Errors
+    /// As [`SecretStorage::history`].
+    pub async fn deployed_all(&self, name: &str) -> Result<Vec<Release>> {
+        self.query(name, Some(&Status::Deployed)).await
+    }
+
     /// The newest revision whatever its status, if any.
     ///
     /// # Errors

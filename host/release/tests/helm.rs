@@ -375,6 +375,29 @@ async fn prune_history_keeps_the_newest_and_the_deployed_revision() {
     assert_eq!(helm_rows.as_array().unwrap().len(), 2);
     assert_eq!(store.prune_history("app", 1).await.unwrap(), vec![5]);
     assert_eq!(store.deployed("app").await.unwrap().unwrap().version, 2);
+
+    // Two revisions marked deployed (concurrent writers): the newest is the deployed one,
+    // and both are listed for superseding.
+    store
+        .create(&release(
+            "app",
+            "apps",
+            6,
+            Status::Deployed,
+            "Upgrade complete",
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.deployed("app").await.unwrap().unwrap().version, 6);
+    let all: Vec<i32> = store
+        .deployed_all("app")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(all, vec![2, 6]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

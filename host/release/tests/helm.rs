@@ -117,6 +117,14 @@ async fn helm_list_history_and_get_see_releases_gyre_wrote() {
     );
     let notes = env.helm(&["get", "notes", "web", "-n", "apps"]).await;
     assert!(notes.contains("Thanks for installing demo."), "{notes}");
+    // `helm status -o json` prints the release as Go decoded and re-encoded it (without the
+    // chart): the same JSON Gyre wrote, so Gyre writes exactly what helm's structs hold.
+    let status = env
+        .helm_json(&["status", "web", "-n", "apps", "-o", "json"])
+        .await;
+    let mut ours = serde_json::to_value(store.get("web", 2).await.unwrap()).unwrap();
+    ours.as_object_mut().unwrap().remove("chart");
+    assert_eq!(status, ours);
     let meta = env
         .helm_json(&["get", "metadata", "web", "-n", "apps", "-o", "json"])
         .await;

@@ -12,5 +12,7 @@ pub mod release;
 pub mod storage;
 
 pub use codec::{CodecError, decode, encode};
-pub use release::{Chart, File, Hook, HookExecution, Info, Metadata, Release, Status, Time};
+pub use release::{
+    Chart, File, Hook, HookExecution, Info, Metadata, Release, Status, Time, Values,
+};
 pub use storage::{Error, Result, SecretStorage, secret_name};

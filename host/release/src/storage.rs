@@ -63,8 +63,8 @@ pub enum Error {
         /// Storage namespace.
         namespace: String,
     },
-    /// The release cannot be stored as it is.
-    #[error("release {name} v{version} cannot be stored: {reason}")]
+    /// The release, or a name asked for, is not one Helm could store or select.
+    #[error("release {name} v{version} is invalid: {reason}")]
     Invalid {
         /// Release name.
         name: String,
@@ -498,10 +498,7 @@ mod tests {
             ..Release::default()
         };
         let err = validate(&r).unwrap_err().to_string();
-        assert!(
-            err.contains("release Bad_Name v1 cannot be stored"),
-            "{err}"
-        );
+        assert!(err.contains("release Bad_Name v1 is invalid"), "{err}");
         r.name = "ok".into();
         r.version = 0;
         assert!(

@@ -75,6 +75,8 @@ pub struct Context {
     pub options: Options,
     /// Prometheus metrics of the reconcilers.
     pub metrics: Metrics,
+    /// Per-object retry backoff after failures.
+    pub backoff: crate::backoff::Backoff,
 }
 
 impl Context {
@@ -140,6 +142,7 @@ impl Context {
             events,
             options,
             metrics: Metrics::new(),
+            backoff: crate::backoff::Backoff::default(),
         })
     }
 

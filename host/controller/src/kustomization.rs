@@ -563,6 +563,7 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
             } else if before.as_ref().is_none_or(|c| !c.is_true()) {
                 event = Some((Severity::Normal, reasons::RECONCILIATION_SUCCEEDED, message));
             }
+            ctx.backoff.succeeded(&status::describe(ks.as_ref()));
             ks.spec.interval.as_std()
         }
         Err((revision, failure)) => {
@@ -589,7 +590,8 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
             } else if failure.reason == reason::ARTIFACT_FAILED {
                 Duration::from_secs(30).min(ks.spec.retry_interval())
             } else {
-                ks.spec.retry_interval()
+                ctx.backoff
+                    .failed(&status::describe(ks.as_ref()), ks.spec.retry_interval())
             };
             if failure.reason == reason::ACCESS_DENIED || failure.reason == reasons::INVALID {
                 meta::mark_stalled(

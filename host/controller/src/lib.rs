@@ -9,6 +9,7 @@
 //! conditions. Every reconciler writes status with server-side apply and emits an Event
 //! per transition.
 
+pub mod backoff;
 pub mod context;
 pub mod error;
 pub mod events;

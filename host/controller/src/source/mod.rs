@@ -201,11 +201,6 @@ pub async fn reconcile<K: SourceKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     })
 }
 
-/// Requeue delay after a failed fetch: soon, but never sooner than the interval allows.
-fn retry_after(interval: Duration) -> Duration {
-    interval.min(Duration::from_secs(60))
-}
-
 async fn apply<K: SourceKind>(api: &Api<K>, obj: Arc<K>, ctx: &Context) -> Result<Action> {
     if obj.suspended() {
         return Ok(Action::await_change());
@@ -257,6 +252,7 @@ async fn apply<K: SourceKind>(api: &Api<K>, obj: Arc<K>, ctx: &Context) -> Resul
                 Condition::new(condition_types::READY, true, SUCCEEDED, message.clone())
                     .with_observed_generation(generation),
             );
+            ctx.backoff.succeeded(&status::describe(obj.as_ref()));
             if event.is_none() && before.as_ref().is_none_or(|c| !c.is_true()) {
                 event = Some((Severity::Normal, SUCCEEDED.to_string(), message));
             }
@@ -294,7 +290,8 @@ async fn apply<K: SourceKind>(api: &Api<K>, obj: Arc<K>, ctx: &Context) -> Resul
                 ));
             }
             tracing::info!(object = %status::describe(obj.as_ref()), reason = %failure.reason, error = %failure.message, "fetch failed");
-            retry_after(obj.interval())
+            ctx.backoff
+                .failed(&status::describe(obj.as_ref()), obj.interval())
         }
     };
     status.set_observed_generation(generation);

@@ -171,25 +171,8 @@ pub async fn run(cache_dir: &Path, keep_running: bool) -> anyhow::Result<()> {
     sim.set_workload_mode(kube_sim::WorkloadMode::Ready);
     let config = sim.client_config().await?;
     let client = kube::Client::try_from(config.clone())?;
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for crd in gyre_api::crds::all() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        crds.patch(
-            &name,
-            &PatchParams::apply("gyre-demo").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .with_context(|| format!("installing CRD {name}"))?;
-    }
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.patch(
-        "flux-system",
-        &PatchParams::apply("gyre-demo"),
-        &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}})),
-    )
-    .await?;
+    gyre_controller::bootstrap::install_crds(&client, "gyre-demo").await?;
+    gyre_controller::bootstrap::ensure_namespace(&client, "flux-system", "gyre-demo").await?;
     step.done(format!("({})", sim.base_url()));
 
     let step = Step::start("creating the example Git repository");

@@ -85,25 +85,12 @@ async fn controller_binary_leads_reconciles_serves_metrics_and_artifacts_and_sto
         .await
         .unwrap();
     let client = kube::Client::try_from(sim.client_config().await.unwrap()).unwrap();
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for crd in gyre_api::crds::all() {
-        crds.patch(
-            crd.metadata.name.as_deref().unwrap(),
-            &PatchParams::apply("test"),
-            &Patch::Apply(&crd),
-        )
+    gyre_controller::bootstrap::install_crds(&client, "test")
         .await
         .unwrap();
-    }
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.patch(
-        "flux-system",
-        &PatchParams::apply("test"),
-        &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}})),
-    )
-    .await
-    .unwrap();
+    gyre_controller::bootstrap::ensure_namespace(&client, "flux-system", "test")
+        .await
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");

@@ -10,6 +10,7 @@
 //! per transition.
 
 pub mod backoff;
+pub mod bootstrap;
 pub mod context;
 pub mod error;
 pub mod events;

@@ -10,7 +10,8 @@ use gyre_source::git::{
 use kube::{Api, ResourceExt};
 
 use super::{
-    FetchError, Fetched, SourceKind, in_store, object_ref, to_status_artifact, to_store_artifact,
+    FetchError, Fetched, SourceKind, artifact_status, in_store, object_ref, to_status_artifact,
+    to_store_artifact,
 };
 use crate::context::Context;
 use crate::secrets;
@@ -19,22 +20,13 @@ use crate::secrets;
 const AUTH_FAILED: &str = "AuthenticationFailed";
 
 impl SourceKind for GitRepository {
-    type Status = GitRepositoryStatus;
+    artifact_status!(GitRepositoryStatus);
 
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
     fn interval(&self) -> Duration {
         self.spec.interval.as_std()
     }
     fn suspended(&self) -> bool {
         self.spec.suspended()
-    }
-    fn artifact(status: &Self::Status) -> Option<&meta::Artifact> {
-        status.artifact.as_ref()
-    }
-    fn set_artifact(status: &mut Self::Status, artifact: Option<meta::Artifact>) {
-        status.artifact = artifact;
     }
 
     async fn fetch<'a>(

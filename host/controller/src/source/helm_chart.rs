@@ -7,7 +7,10 @@ use gyre_api::source::{Bucket, GitRepository, HelmChart, HelmChartStatus, HelmRe
 use gyre_source::helm_chart::{self, ChartSource, HelmChartOptions, HelmChartOutcome};
 use kube::{Api, ResourceExt};
 
-use super::{FetchError, Fetched, SourceKind, helm_repo, in_store, object_ref, to_store_artifact};
+use super::{
+    FetchError, Fetched, SourceKind, artifact_status, helm_repo, in_store, object_ref,
+    to_store_artifact,
+};
 use crate::context::Context;
 
 /// Flux's reason when the chart's source is missing or has no artifact yet.
@@ -49,22 +52,13 @@ fn stored(
 }
 
 impl SourceKind for HelmChart {
-    type Status = HelmChartStatus;
+    artifact_status!(HelmChartStatus);
 
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
     fn interval(&self) -> Duration {
         self.spec.interval.as_std()
     }
     fn suspended(&self) -> bool {
         self.spec.suspend.unwrap_or(false)
-    }
-    fn artifact(status: &Self::Status) -> Option<&meta::Artifact> {
-        status.artifact.as_ref()
-    }
-    fn set_artifact(status: &mut Self::Status, artifact: Option<meta::Artifact>) {
-        status.artifact = artifact;
     }
 
     async fn fetch<'a>(

@@ -9,7 +9,7 @@ use gyre_source::helm_repo::{
 };
 use kube::ResourceExt;
 
-use super::{FetchError, Fetched, SourceKind, object_ref, to_store_artifact};
+use super::{FetchError, Fetched, SourceKind, artifact_status, object_ref, to_store_artifact};
 use crate::context::Context;
 use crate::secrets;
 
@@ -44,22 +44,13 @@ pub(crate) async fn options(
 }
 
 impl SourceKind for HelmRepository {
-    type Status = HelmRepositoryStatus;
+    artifact_status!(HelmRepositoryStatus);
 
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
     fn interval(&self) -> Duration {
         self.spec.interval()
     }
     fn suspended(&self) -> bool {
         self.spec.suspend.unwrap_or(false)
-    }
-    fn artifact(status: &Self::Status) -> Option<&meta::Artifact> {
-        status.artifact.as_ref()
-    }
-    fn set_artifact(status: &mut Self::Status, artifact: Option<meta::Artifact>) {
-        status.artifact = artifact;
     }
 
     async fn fetch<'a>(

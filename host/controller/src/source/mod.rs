@@ -123,6 +123,25 @@ pub trait SourceKind:
     ) -> impl Future<Output = Result<Fetched, FetchError>> + Send + 'a;
 }
 
+/// The `SourceKind` members that only read and write `status.artifact`, identical for
+/// every kind whose status has the usual `artifact` field.
+macro_rules! artifact_status {
+    ($status:ty) => {
+        type Status = $status;
+
+        fn status(&self) -> Option<&Self::Status> {
+            self.status.as_ref()
+        }
+        fn artifact(status: &Self::Status) -> Option<&gyre_api::meta::Artifact> {
+            status.artifact.as_ref()
+        }
+        fn set_artifact(status: &mut Self::Status, artifact: Option<gyre_api::meta::Artifact>) {
+            status.artifact = artifact;
+        }
+    };
+}
+use artifact_status;
+
 /// The store's reference for a source object.
 pub fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> gyre_source::ObjectRef {
     gyre_source::ObjectRef::new(

@@ -7,27 +7,18 @@ use gyre_api::source::{OCIRepository, OCIRepositoryStatus};
 use gyre_source::oci::{self, LayerOperation, LayerSelector, OciReference, OciRepositoryOptions};
 use kube::ResourceExt;
 
-use super::{FetchError, Fetched, SourceKind, object_ref};
+use super::{FetchError, Fetched, SourceKind, artifact_status, object_ref};
 use crate::context::Context;
 use crate::secrets;
 
 impl SourceKind for OCIRepository {
-    type Status = OCIRepositoryStatus;
+    artifact_status!(OCIRepositoryStatus);
 
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
     fn interval(&self) -> Duration {
         self.spec.interval.as_std()
     }
     fn suspended(&self) -> bool {
         self.spec.suspended()
-    }
-    fn artifact(status: &Self::Status) -> Option<&meta::Artifact> {
-        status.artifact.as_ref()
-    }
-    fn set_artifact(status: &mut Self::Status, artifact: Option<meta::Artifact>) {
-        status.artifact = artifact;
     }
 
     async fn fetch<'a>(

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use gyre_controller::{Context, Options};
 use gyre_test_support::{Server, TestRepo, git_http_server};
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery};
 use kube_sim::{KubeSim, WorkloadMode};
@@ -48,25 +47,12 @@ impl Env {
         sim.set_workload_mode(WorkloadMode::Ready);
         let config = sim.client_config().await.unwrap();
         let client = kube::Client::try_from(config.clone()).unwrap();
-        let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-            Api::all(client.clone());
-        for crd in gyre_api::crds::all() {
-            crds.patch(
-                crd.metadata.name.as_deref().unwrap(),
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&crd),
-            )
+        gyre_controller::bootstrap::install_crds(&client, "test")
             .await
             .unwrap();
-        }
-        let ns: Api<Namespace> = Api::all(client.clone());
-        ns.patch(
-            "flux-system",
-            &PatchParams::apply("test"),
-            &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}})),
-        )
-        .await
-        .unwrap();
+        gyre_controller::bootstrap::ensure_namespace(&client, "flux-system", "test")
+            .await
+            .unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let repos = tmp.path().join("served");
         std::fs::create_dir_all(&repos).unwrap();

@@ -44,6 +44,8 @@ pub mod reason {
     pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
     /// A reference is not allowed (cross-namespace).
     pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// SOPS decryption failed (Gyre does not decrypt yet, so any `decryption` spec).
+    pub const DECRYPTION_FAILED: &str = "DecryptionFailed";
 }
 
 /// A failed step: the reason, the message, and the inventory to record.
@@ -460,6 +462,19 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
     }
 
     let outcome: Result<(String, Success), (Option<String>, Failure)> = async {
+        if let Some(d) = &ks.spec.decryption {
+            // Applying SOPS-encrypted Secrets undecrypted would be worse than not applying.
+            return Err((
+                None,
+                Failure::new(
+                    reason::DECRYPTION_FAILED,
+                    format!(
+                        "spec.decryption (provider {}) is not supported by Gyre yet; remove it or decrypt before committing",
+                        d.provider
+                    ),
+                ),
+            ));
+        }
         let (src, artifact) = source_artifact(ctx, &ks).await.map_err(|f| (None, f))?;
         let revision = artifact.revision.clone();
         let rev = Some(revision.clone());
@@ -593,7 +608,13 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
                 ctx.backoff
                     .failed(&status::describe(ks.as_ref()), ks.spec.retry_interval())
             };
-            if failure.reason == reason::ACCESS_DENIED || failure.reason == reasons::INVALID {
+            if [
+                reason::ACCESS_DENIED,
+                reasons::INVALID,
+                reason::DECRYPTION_FAILED,
+            ]
+            .contains(&failure.reason)
+            {
                 meta::mark_stalled(
                     conditions,
                     generation,

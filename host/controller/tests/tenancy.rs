@@ -176,3 +176,38 @@ async fn cross_namespace_source_refs_are_refused_when_locked_down() {
     assert!(env.get("v1", "ConfigMap", "team-b", "c").await.is_none());
     env.stop().await;
 }
+
+/// SOPS decryption is not implemented: a Kustomization asking for it is refused (stalled,
+/// nothing applied) rather than applying still-encrypted Secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decryption_is_refused_until_supported() {
+    let mut env = Env::new().await;
+    let c = cm("default", "sops");
+    fleet(&mut env, &[("s/cm.yaml", c.as_str())]).await;
+    env.start();
+    env.apply_yaml(&kustomization(
+        "flux-system",
+        "sops",
+        "./s",
+        "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n",
+    ))
+    .await;
+    let ks = env
+        .wait_for(KS, "flux-system", "sops", T, "refused", |o| {
+            ready(o).is_some_and(|c| c["status"] == "False")
+        })
+        .await
+        .unwrap();
+    let cond = ready(Some(&ks)).unwrap();
+    assert_eq!(cond["reason"], "DecryptionFailed");
+    assert!(
+        cond["message"].as_str().unwrap().contains("not supported"),
+        "{cond}"
+    );
+    assert!(
+        env.get("v1", "ConfigMap", "default", "sops")
+            .await
+            .is_none()
+    );
+    env.stop().await;
+}

@@ -20,6 +20,8 @@ pub enum Exit {
     Shutdown,
     /// Another replica holds the Lease now, or it could not be renewed in time.
     LostLeadership,
+    /// The leader-election timings are unsafe (see `LeaseConfig::validate`); nothing ran.
+    InvalidConfig,
 }
 
 /// Runs one replica until `shutdown` resolves or leadership is lost. `health` turns
@@ -33,6 +35,13 @@ pub async fn run(
     let mut shutdown = Box::pin(shutdown);
     let mut elector = match lease {
         Some(config) => {
+            if let Err(e) = config.validate() {
+                // A lease that can expire before its holder gives up could give two
+                // leaders; refuse to run rather than risk it.
+                tracing::error!(error = %e, "invalid leader election timings");
+                health.set_not_ready(format!("invalid leader election timings: {e}"));
+                return Exit::InvalidConfig;
+            }
             let identity = config.identity.clone();
             let mut handle = leader::start(ctx.client.clone(), config);
             health.set_not_ready("waiting for leadership");
@@ -66,7 +75,7 @@ pub async fn run(
     };
     health.set_not_ready(match exit {
         Exit::Shutdown => "shutting down",
-        Exit::LostLeadership => "lost leadership",
+        Exit::LostLeadership | Exit::InvalidConfig => "lost leadership",
     });
     let _ = stop_tx.send(());
     if exit == Exit::LostLeadership {

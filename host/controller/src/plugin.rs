@@ -51,26 +51,24 @@ async fn verify(
     );
     let limits =
         plugin_ref::limits(plugin).map_err(|m| (reason::INVALID_SPEC, format!("{name}: {m}")))?;
-    let source = plugin_ref::source(ctx, plugin, plugin.spec.pinned_digest().unwrap_or(""))
+    let (insecure, docker_config) = plugin_ref::pull_options(ctx, plugin)
         .await
         .map_err(|m| (reason::PULL_FAILED, format!("{name}: {m}")))?;
-    let gyre_render::PluginSource::Oci {
+    let source = |digest: &str| gyre_render::PluginSource::Oci {
+        reference: plugin.spec.registry_reference().to_string(),
+        digest: digest.to_string(),
         insecure,
-        docker_config,
-        ..
-    } = &source
-    else {
-        unreachable!("plugin_ref::source is always an OCI source");
+        docker_config: docker_config.clone(),
     };
     let registry = ctx.plugins.registry(RegistryOptions {
-        insecure: *insecure,
+        insecure,
         docker_config: docker_config.clone(),
         offline: false,
     });
     // Pinned: the pull is by digest and verified against it. By tag: resolve the tag
     // now, and from here on use only the digest it resolved to.
     let reference = match plugin.spec.pinned_digest() {
-        Some(_) => source.pinned(),
+        Some(digest) => source(digest).pinned(),
         None => plugin.spec.registry_reference().to_string(),
     };
     let pulled = registry.pull(&reference).await.map_err(|e| {
@@ -121,20 +119,7 @@ async fn verify(
             }
         },
     };
-    let pinned_source = match source {
-        gyre_render::PluginSource::Oci {
-            reference,
-            insecure,
-            docker_config,
-            ..
-        } => gyre_render::PluginSource::Oci {
-            reference,
-            digest: pulled.manifest_digest.clone(),
-            insecure,
-            docker_config,
-        },
-        other => other,
-    };
+    let pinned_source = source(&pulled.manifest_digest);
     // Compile now, so the first render does not pay for it and a component that does
     // not link fails here, on the Plugin, rather than on every Kustomization using it.
     ctx.plugins

@@ -82,16 +82,32 @@ async fn docker_config(ctx: &Context, plugin: &Plugin) -> Result<Option<PathBuf>
     Ok(Some(path))
 }
 
+/// How to reach the Plugin's registry: plain HTTP or not, and the docker config file
+/// with its pull credentials (an empty one when it names no Secret).
+///
+/// # Errors
+/// A message when the pull Secret cannot be read.
+pub async fn pull_options(
+    ctx: &Context,
+    plugin: &Plugin,
+) -> Result<(bool, Option<PathBuf>), String> {
+    Ok((
+        plugin.spec.insecure.unwrap_or(false),
+        docker_config(ctx, plugin).await?,
+    ))
+}
+
 /// Where to pull the Plugin from, pinned to `digest` (the spec's pin, or the digest the
 /// Plugin reconciler verified).
 ///
 /// # Errors
 /// A message when the pull Secret cannot be read.
 pub async fn source(ctx: &Context, plugin: &Plugin, digest: &str) -> Result<PluginSource, String> {
+    let (insecure, docker_config) = pull_options(ctx, plugin).await?;
     Ok(PluginSource::Oci {
         reference: plugin.spec.registry_reference().to_string(),
         digest: digest.to_string(),
-        insecure: plugin.spec.insecure.unwrap_or(false),
-        docker_config: docker_config(ctx, plugin).await?,
+        insecure,
+        docker_config,
     })
 }

@@ -214,6 +214,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<std::process::ExitCode>
     let exit = manager::run(ctx, lease, health, shutdown_signal()).await;
     let code = match exit {
         manager::Exit::Shutdown => std::process::ExitCode::SUCCESS,
+        manager::Exit::InvalidConfig => {
+            let _ = stop_tx.send(true);
+            anyhow::bail!(
+                "invalid leader election timings (need lease duration > renew deadline > 1.2 × retry period)"
+            );
+        }
         manager::Exit::LostLeadership => {
             tracing::error!(identity = %identity, "lost leadership; exiting so that another replica takes over");
             std::process::ExitCode::FAILURE

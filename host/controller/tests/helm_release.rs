@@ -48,6 +48,10 @@ metadata:
     app.kubernetes.io/name: podinfo
     app.kubernetes.io/instance: {{ .Release.Name }}
     helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+  {{- with .Values.deploymentAnnotations }}
+  annotations:
+{{ toYaml . | indent 4 }}
+  {{- end }}
 spec:
   replicas: {{ .Values.replicaCount }}
   selector:
@@ -169,6 +173,7 @@ spec:
         name: podinfo
       interval: 5m
   releaseName: podinfo
+  maxHistory: 4
   install:
     remediation:
       retries: 3
@@ -430,13 +435,21 @@ spec:
         "the ConfigMap that left the release is pruned"
     );
 
-    // A broken values change fails with the chart's message and keeps what was applied.
-    env.apply_yaml(&release_yaml(&format!("{v2}    fail: true\n")))
-        .await;
+    // An upgrade whose Deployment never becomes healthy fails: revision 4 is recorded
+    // `failed` with Helm's description, revision 3 stays deployed, and the failure is not
+    // retried without a change (no remediation).
+    let unhealthy =
+        format!("{v2}    deploymentAnnotations:\n      kube-sim.gyre.dev/behavior: fail\n");
+    env.apply_yaml(&release_yaml(&unhealthy)).await;
     let hr = env
-        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "failed", |o| {
-            reason(o) == "UpgradeFailed"
-        })
+        .wait_for(
+            HR,
+            "flux-system",
+            "podinfo",
+            TIMEOUT,
+            "upgrade failed",
+            |o| reason(o) == "UpgradeFailed",
+        )
         .await
         .unwrap();
     let message = ready(Some(&hr)).unwrap()["message"]
@@ -446,12 +459,135 @@ spec:
     assert!(
         message.starts_with(
             "Helm upgrade failed for release flux-system/podinfo with chart podinfo@6.5.4:"
-        ) && message.contains("podinfo: values.fail is set"),
+        ) && message.contains("Deployment/flux-system/podinfo"),
+        "{message}"
+    );
+    let history = helm_history(&home, &kubeconfig);
+    let statuses: Vec<(i64, &str)> = history
+        .iter()
+        .map(|h| {
+            (
+                h["revision"].as_i64().unwrap(),
+                h["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (1, "superseded"),
+            (2, "superseded"),
+            (3, "deployed"),
+            (4, "failed")
+        ],
+        "{history:?}"
+    );
+    assert!(
+        history[3]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Upgrade \"podinfo\" failed: "),
+        "{history:?}"
+    );
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "stalled", |o| {
+            o.is_some_and(|o| {
+                o["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Stalled" && c["status"] == "True")
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let versions: Vec<(i64, String)> = hr["status"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["version"].as_i64().unwrap(),
+                s["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [(4, "failed".to_string()), (3, "deployed".to_string())]
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(helm_history(&home, &kubeconfig).len(), 4, "not retried");
+
+    // A broken values change fails with the chart's message, writes no revision and
+    // keeps what was applied.
+    env.apply_yaml(&release_yaml(&format!("{v2}    fail: true\n")))
+        .await;
+    let hr = env
+        .wait_for(
+            HR,
+            "flux-system",
+            "podinfo",
+            TIMEOUT,
+            "render failed",
+            |o| {
+                ready(o).is_some_and(|c| {
+                    c["reason"] == "UpgradeFailed"
+                        && c["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("podinfo: values.fail is set"))
+                })
+            },
+        )
+        .await
+        .unwrap();
+    let message = ready(Some(&hr)).unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with(
+            "Helm upgrade failed for release flux-system/podinfo with chart podinfo@6.5.4:"
+        ),
         "{message}"
     );
     let d = deployment(&env).await.expect("the Deployment stays");
     assert_eq!(d["spec"]["replicas"], 4);
-    assert_eq!(helm_history(&home, &kubeconfig).len(), 3);
+    assert!(
+        env.get("v1", "Service", "flux-system", "podinfo")
+            .await
+            .is_some()
+    );
+    assert_eq!(helm_history(&home, &kubeconfig).len(), 4);
+
+    // Fixing the values recovers: revision 5 deployed, revision 1 pruned (maxHistory 4).
+    env.apply_yaml(&release_yaml(
+        &v2.replace("replicaCount: 4", "replicaCount: 5"),
+    ))
+    .await;
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "revision 5", |o| {
+        reason(o) == "UpgradeSucceeded" && o.is_some_and(|o| latest(o)["version"] == 5)
+    })
+    .await;
+    assert_eq!(deployment(&env).await.unwrap()["spec"]["replicas"], 5);
+    let history = helm_history(&home, &kubeconfig);
+    let statuses: Vec<(i64, &str)> = history
+        .iter()
+        .map(|h| {
+            (
+                h["revision"].as_i64().unwrap(),
+                h["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (2, "superseded"),
+            (3, "superseded"),
+            (4, "failed"),
+            (5, "deployed")
+        ]
+    );
 
     // Deletion uninstalls: objects, release records and the generated HelmChart go.
     api.delete("podinfo", &Default::default()).await.unwrap();

@@ -527,7 +527,6 @@ async fn release(
         "includeCrds": true,
         "noHooks": true,
         "skipTests": true,
-        "isUpgrade": upgrade,
     });
     let out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
         .await

@@ -629,3 +629,141 @@ fn helm_history(home: &Path, kubeconfig: &Path) -> Vec<Value> {
     );
     serde_json::from_str(&out).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chart_ref_target_namespace_and_suspend_follow_flux() {
+    let mut env = Env::new().await;
+    let home = env.tmp.path().join("helm-home");
+    let repo = package_chart(&env.tmp.path().join("charts"), &home);
+    let (server, _) = gyre_test_support::static_server(&repo, None);
+    let kubeconfig = env.tmp.path().join("kubeconfig");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    env.start();
+
+    let release = |replicas: u32, suspend: bool| {
+        format!(
+            r#"apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  interval: 10m
+  suspend: {suspend}
+  chartRef:
+    kind: HelmChart
+    name: podinfo
+  targetNamespace: apps
+  install:
+    disableWait: true
+  values:
+    replicaCount: {replicas}
+"#
+        )
+    };
+    env.apply_yaml(&format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: apps
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  interval: 5m
+  url: {}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  interval: 5m
+  chart: podinfo
+  version: ">=6.0.0"
+  sourceRef:
+    kind: HelmRepository
+    name: podinfo
+---
+{}"#,
+        server.url(),
+        release(2, false)
+    ))
+    .await;
+
+    // Release name `<targetNamespace>-<name>`, objects in the target namespace, records
+    // in the HelmRelease's namespace.
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await
+        .unwrap();
+    assert_eq!(latest(&hr)["name"], "apps-podinfo");
+    assert_eq!(latest(&hr)["namespace"], "apps");
+    assert!(hr["status"]["helmChart"].is_null());
+    let d = env
+        .get("apps/v1", "Deployment", "apps", "apps-podinfo")
+        .await
+        .expect("the Deployment in the target namespace");
+    assert_eq!(d["spec"]["replicas"], 2);
+    let list: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["list", "-n", "flux-system", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list[0]["name"], "apps-podinfo");
+    assert_eq!(list[0]["namespace"], "apps");
+    assert_eq!(list[0]["revision"], "1");
+
+    // Suspended: a values change does nothing.
+    env.apply_yaml(&release(3, true)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let d = env
+        .get("apps/v1", "Deployment", "apps", "apps-podinfo")
+        .await
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2, "suspended");
+
+    // Resumed: the change is released as revision 2.
+    env.apply_yaml(&release(3, false)).await;
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "upgraded", |o| {
+        reason(o) == "UpgradeSucceeded" && o.is_some_and(|o| latest(o)["version"] == 2)
+    })
+    .await;
+    let d = env
+        .get("apps/v1", "Deployment", "apps", "apps-podinfo")
+        .await
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 3);
+
+    // The referenced HelmChart is not the HelmRelease's to delete.
+    let api: kube::Api<gyre_api::helm::HelmRelease> =
+        kube::Api::namespaced(env.client.clone(), "flux-system");
+    api.delete("podinfo", &Default::default()).await.unwrap();
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "deleted", |o| {
+        o.is_none()
+    })
+    .await;
+    assert!(
+        env.get("apps/v1", "Deployment", "apps", "apps-podinfo")
+            .await
+            .is_none()
+    );
+    assert!(
+        env.get(
+            "source.toolkit.fluxcd.io/v1",
+            "HelmChart",
+            "flux-system",
+            "podinfo"
+        )
+        .await
+        .is_some()
+    );
+    env.stop().await;
+}

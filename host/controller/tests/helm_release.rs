@@ -327,6 +327,27 @@ spec:
             .is_some()
     );
 
+    // An event for the install.
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(env.client.clone(), "flux-system");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = events.list(&Default::default()).await.unwrap();
+        let found = list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("InstallSucceeded")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("podinfo")
+        });
+        if found {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no InstallSucceeded event: {:?}",
+            list.items.iter().map(|e| &e.reason).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The real helm sees revision 1.
     let list: Value = serde_json::from_str(&helm(
         &home,
@@ -515,6 +536,8 @@ spec:
         versions,
         [(4, "failed".to_string()), (3, "deployed".to_string())]
     );
+    assert_eq!(hr["status"]["upgradeFailures"], 1);
+    assert_eq!(hr["status"]["lastAttemptedReleaseAction"], "upgrade");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(helm_history(&home, &kubeconfig).len(), 4, "not retried");
 

@@ -814,8 +814,14 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             let repeated = before
                 .as_ref()
                 .is_some_and(|c| !c.is_true() && c.message == failure.message);
-            if released_failure && !repeated {
+            if released_failure && !failure.stalled && !repeated {
                 status.failures = Some(status.failures.unwrap_or(0) + 1);
+                let counter = if failure.reason == reason::INSTALL_FAILED {
+                    &mut status.install_failures
+                } else {
+                    &mut status.upgrade_failures
+                };
+                *counter = Some(counter.unwrap_or(0) + 1);
             }
             if !repeated {
                 let severity = if failure.reason == reason::ARTIFACT_FAILED {

@@ -150,6 +150,21 @@ fn package_chart(root: &Path, home: &Path) -> PathBuf {
             repo.to_str().unwrap(),
         ],
     );
+    // An older version too, for a chart version change.
+    helm(
+        home,
+        None,
+        &[
+            "package",
+            src.to_str().unwrap(),
+            "--version",
+            "6.5.3",
+            "--app-version",
+            "6.5.3",
+            "-d",
+            repo.to_str().unwrap(),
+        ],
+    );
     helm(home, None, &["repo", "index", repo.to_str().unwrap()]);
     repo
 }
@@ -611,6 +626,29 @@ spec:
             (5, "deployed")
         ]
     );
+
+    // A chart version change updates the generated HelmChart and upgrades to its chart.
+    env.apply_yaml(
+        &release_yaml(&v2.replace("replicaCount: 4", "replicaCount: 5"))
+            .replace("\"6.5.*\"", "\"6.5.3\""),
+    )
+    .await;
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "chart 6.5.3", |o| {
+            reason(o) == "UpgradeSucceeded" && o.is_some_and(|o| latest(o)["version"] == 6)
+        })
+        .await
+        .unwrap();
+    assert_eq!(latest(&hr)["chartVersion"], "6.5.3");
+    assert_eq!(hr["status"]["lastAttemptedRevision"], "6.5.3");
+    let list: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["list", "-n", "flux-system", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list[0]["chart"], "podinfo-6.5.3");
+    assert_eq!(list[0]["revision"], "6");
 
     // Deletion uninstalls: objects, release records and the generated HelmChart go.
     api.delete("podinfo", &Default::default()).await.unwrap();

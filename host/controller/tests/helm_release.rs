@@ -16,7 +16,8 @@ use common::{Env, ready};
 use serde_json::Value;
 
 const HR: (&str, &str) = ("helm.toolkit.fluxcd.io/v2", "HelmRelease");
-const TIMEOUT: Duration = Duration::from_secs(90);
+// Generous: the first render compiles the Helm plugin when the shared cache is cold.
+const TIMEOUT: Duration = Duration::from_secs(240);
 
 const CHART_YAML: &str = "apiVersion: v2
 name: podinfo

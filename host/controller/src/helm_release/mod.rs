@@ -15,7 +15,12 @@
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
 //! `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
 //! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
-//! values change (Flux's behaviour with zero remediation retries).
+//! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
+//! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
+//! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an
+//! older `spec.chart` (another source namespace) is not garbage-collected until deletion.
+//! The config digest is computed over Gyre's YAML encoding of the values (see
+//! [`values::digest`]).
 
 pub mod values;
 
@@ -62,6 +67,8 @@ pub mod reason {
     pub const UPGRADE_FAILED: &str = "UpgradeFailed";
     /// Uninstall succeeded.
     pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// A reference into another namespace is not allowed.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
     /// The failed release is not retried without remediation retries.
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
 }
@@ -152,16 +159,6 @@ async fn ensure_chart(ctx: &Context, hr: &HelmRelease) -> Result<(), Failure> {
     };
     let (ns, name) = chart_object(hr).expect("spec.chart is set");
     let t = &template.spec;
-    if ctx.options.no_cross_namespace_refs && ns != hr.namespace().unwrap_or_default() {
-        return Err(Failure {
-            reason: reason::ARTIFACT_FAILED,
-            message: format!(
-                "cannot access {} {ns}/{}: cross-namespace references are not allowed",
-                t.source_ref.kind, t.source_ref.name
-            ),
-            stalled: true,
-        });
-    }
     let mut labels: BTreeMap<String, String> = template
         .metadata
         .as_ref()
@@ -237,6 +234,15 @@ async fn chart_artifact(ctx: &Context, hr: &HelmRelease) -> Result<ChartArtifact
             stalled: true,
         });
     };
+    if ctx.options.no_cross_namespace_refs && ns != hr.namespace().unwrap_or_default() {
+        return Err(Failure {
+            reason: reason::ACCESS_DENIED,
+            message: format!(
+                "cannot access the chart source in namespace {ns}: cross-namespace references are not allowed"
+            ),
+            stalled: true,
+        });
+    }
     ensure_chart(ctx, hr).await?;
     let api: Api<HelmChart> = Api::namespaced(ctx.client.clone(), &ns);
     let chart = api
@@ -686,9 +692,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         status.last_handled_reconcile_at = Some(at.to_string());
     }
     status.last_attempted_generation = generation;
-    if let Some((ns, name)) = chart_object(hr.as_ref()).filter(|_| hr.spec.chart.is_some()) {
-        status.helm_chart = Some(format!("{ns}/{name}"));
-    }
+    status.helm_chart = chart_object(hr.as_ref())
+        .filter(|_| hr.spec.chart.is_some())
+        .map(|(ns, name)| format!("{ns}/{name}"));
 
     let outcome = async {
         let chart = chart_artifact(ctx, &hr).await?;

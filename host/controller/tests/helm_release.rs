@@ -475,8 +475,12 @@ spec:
     // An upgrade whose Deployment never becomes healthy fails: revision 4 is recorded
     // `failed` with Helm's description, revision 3 stays deployed, and the failure is not
     // retried without a change (no remediation).
-    let unhealthy =
-        format!("{v2}    deploymentAnnotations:\n      kube-sim.gyre.dev/behavior: fail\n");
+    // The spec changes too (replicas), so the Deployment's generation moves and the
+    // health check cannot pass on the status of the previous rollout.
+    let unhealthy = format!(
+        "{}    deploymentAnnotations:\n      kube-sim.gyre.dev/behavior: fail\n",
+        v2.replace("replicaCount: 4", "replicaCount: 6")
+    );
     env.apply_yaml(&release_yaml(&unhealthy)).await;
     let hr = env
         .wait_for(
@@ -590,7 +594,8 @@ spec:
         "{message}"
     );
     let d = deployment(&env).await.expect("the Deployment stays");
-    assert_eq!(d["spec"]["replicas"], 4);
+    // What the last apply left (the failed revision's objects, as Helm leaves them).
+    assert_eq!(d["spec"]["replicas"], 6);
     assert!(
         env.get("v1", "Service", "flux-system", "podinfo")
             .await

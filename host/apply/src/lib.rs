@@ -81,46 +81,64 @@ pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
 /// `disabled` keeps the object when it leaves the inventory.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 
-/// The Kustomization (or other owner) whose ownership labels go on every object.
+/// Ownership label naming the owning HelmRelease (helm-controller's origin labels).
+pub const HELM_NAME_LABEL: &str = "helm.toolkit.fluxcd.io/name";
+/// Ownership label naming the owning HelmRelease's namespace.
+pub const HELM_NAMESPACE_LABEL: &str = "helm.toolkit.fluxcd.io/namespace";
+
+/// The Kustomization or HelmRelease whose ownership labels go on every object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Owner {
     /// Its name.
     pub name: String,
     /// Its namespace.
     pub namespace: String,
+    /// The label keys `(name, namespace)`: Flux's kustomize or helm ones.
+    labels: (&'static str, &'static str),
 }
 
 impl Owner {
-    /// An owner.
+    /// A Kustomization owner (`kustomize.toolkit.fluxcd.io/name|namespace` labels).
     pub fn new(name: &str, namespace: &str) -> Owner {
         Owner {
             name: name.into(),
             namespace: namespace.into(),
+            labels: (NAME_LABEL, NAMESPACE_LABEL),
+        }
+    }
+
+    /// A HelmRelease owner (`helm.toolkit.fluxcd.io/name|namespace` labels, as
+    /// helm-controller puts on every object of a release).
+    pub fn helm_release(name: &str, namespace: &str) -> Owner {
+        Owner {
+            name: name.into(),
+            namespace: namespace.into(),
+            labels: (HELM_NAME_LABEL, HELM_NAMESPACE_LABEL),
         }
     }
 
     /// The label selector matching the objects it owns.
     pub fn selector(&self) -> String {
-        format!(
-            "{NAME_LABEL}={},{NAMESPACE_LABEL}={}",
-            self.name, self.namespace
-        )
+        let (n, ns) = self.labels;
+        format!("{n}={},{ns}={}", self.name, self.namespace)
     }
 
     /// Whether an object's ownership labels name this owner.
     pub fn owns(&self, obj: &Value) -> bool {
+        let (n, ns) = self.labels;
         let l = &obj["metadata"]["labels"];
-        l[NAME_LABEL] == self.name.as_str() && l[NAMESPACE_LABEL] == self.namespace.as_str()
+        l[n] == self.name.as_str() && l[ns] == self.namespace.as_str()
     }
 
     /// Puts the ownership labels on an object.
     pub fn label(&self, obj: &mut Value) {
+        let (n, ns) = self.labels;
         let meta = &mut obj["metadata"];
         if !meta["labels"].is_object() {
             meta["labels"] = Value::Object(Default::default());
         }
-        meta["labels"][NAME_LABEL] = Value::String(self.name.clone());
-        meta["labels"][NAMESPACE_LABEL] = Value::String(self.namespace.clone());
+        meta["labels"][n] = Value::String(self.name.clone());
+        meta["labels"][ns] = Value::String(self.namespace.clone());
     }
 }
 

@@ -1,6 +1,6 @@
 //! `gyre-controller`: the reconcilers behind `gyre controller` — one kube-runtime
 //! controller per kind (GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket,
-//! Kustomization, Plugin), plus leader election on a Lease, Prometheus metrics and the
+//! Kustomization, HelmRelease, Plugin), plus leader election on a Lease, Prometheus metrics and the
 //! health endpoints.
 //!
 //! Data flows one way: a source reconciler writes an artifact to the store and its
@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod helm_release;
 pub mod kustomization;
 pub mod leader;
 pub mod manager;

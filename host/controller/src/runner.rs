@@ -3,7 +3,8 @@
 //! Each controller's trigger stream is filtered to what should start a reconcile — a new
 //! generation, a new `reconcile.fluxcd.io/requestedAt`, deletion, the finalizer — so the
 //! controller's own status writes do not loop back into reconciles; the interval requeue
-//! does the rest. Kustomizations are also triggered when their source publishes a new
+//! does the rest. HelmReleases are also triggered when their HelmChart publishes a new
+//! chart. Kustomizations are also triggered when their source publishes a new
 //! artifact revision and when a Kustomization they depend on becomes ready.
 
 use std::hash::{Hash, Hasher};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use gyre_api::helm::HelmRelease;
 use gyre_api::kustomize::Kustomization;
 use gyre_api::meta;
 use gyre_api::plugin::Plugin;
@@ -316,6 +318,35 @@ pub async fn run(
             )
             .for_each(log_result)
     };
+    let helm_release = {
+        let (c, releases) = controller::<HelmRelease>(&ctx);
+        // A release is reconsidered when its HelmChart publishes a new chart artifact.
+        let charts = watcher(ctx.watch_api::<HelmChart>(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(
+                |c: &HelmChart| {
+                    artifact_revision(c.status.as_ref().and_then(|s| s.artifact.as_ref()))
+                },
+                Default::default(),
+            );
+        c.watches_stream(charts, move |chart: HelmChart| {
+            let key = (chart.namespace().unwrap_or_default(), chart.name_any());
+            releases
+                .state()
+                .iter()
+                .filter(|hr| crate::helm_release::chart_object(hr).as_ref() == Some(&key))
+                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(stop())
+        .run(
+            |o, c| measured(o, c, crate::helm_release::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(log_result)
+    };
     tokio::join!(
         git,
         oci,
@@ -323,6 +354,7 @@ pub async fn run(
         helm_chart,
         bucket,
         plugin,
-        kustomization
+        kustomization,
+        helm_release
     );
 }

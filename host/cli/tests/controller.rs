@@ -250,6 +250,14 @@ async fn controller_binary_leads_reconciles_serves_metrics_and_artifacts_and_sto
         .unwrap_or_else(|| panic!("no Ready condition series in:\n{text}"));
     assert!(ready_line.ends_with(" 1"), "{ready_line}");
     assert!(
+        text.lines()
+            .any(|l| l.starts_with("gotk_reconcile_condition{")
+                && l.contains("kind=\"GitRepository\"")
+                && l.contains("status=\"True\"")
+                && l.ends_with(" 1")),
+        "sources record their Ready condition too:\n{text}"
+    );
+    assert!(
         text.contains("gotk_reconcile_duration_seconds_bucket{"),
         "{text}"
     );

@@ -645,15 +645,16 @@ async fn apply(api: &Api<Kustomization>, ks: Arc<Kustomization>, ctx: &Context) 
         }
     };
     status.observed_generation = generation;
-    if status != original {
-        status::patch(api, ks.as_ref(), &status).await?;
-    }
-    status::record(&ctx.metrics, ks.as_ref(), &status.conditions, false);
-    if let Some((severity, reason, message)) = event {
-        ctx.events
-            .publish(ks.as_ref(), severity, reason, &message)
-            .await;
-    }
+    status::finish(
+        ctx,
+        api,
+        ks.as_ref(),
+        &original,
+        &status,
+        &status.conditions,
+        event,
+    )
+    .await?;
     Ok(Action::requeue(requeue))
 }
 

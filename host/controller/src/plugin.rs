@@ -191,14 +191,15 @@ pub async fn reconcile(plugin: Arc<Plugin>, ctx: Arc<Context>) -> Result<Action>
     if let Some(at) = meta::requested_at(&plugin.metadata) {
         status.last_handled_reconcile_at = Some(at.to_string());
     }
-    if status != original {
-        status::patch(&api, plugin.as_ref(), &status).await?;
-    }
-    status::record(&ctx.metrics, plugin.as_ref(), &status.conditions, false);
-    if let Some((severity, reason, message)) = event {
-        ctx.events
-            .publish(plugin.as_ref(), severity, reason, &message)
-            .await;
-    }
+    status::finish(
+        &ctx,
+        &api,
+        plugin.as_ref(),
+        &original,
+        &status,
+        &status.conditions,
+        event,
+    )
+    .await?;
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }

@@ -67,3 +67,34 @@ pub fn record<K: Resource<DynamicType = ()>>(
     }
     metrics.record_suspend(&kind, &ns, &name, suspended);
 }
+
+/// The end of every reconcile: write the status when it changed, record its conditions
+/// in the metrics, and publish the event of this transition, if any.
+///
+/// # Errors
+/// [`Error::Api`] when the status write fails (metrics and event are then skipped, and
+/// the next attempt repeats them).
+pub async fn finish<K, S>(
+    ctx: &crate::context::Context,
+    api: &Api<K>,
+    obj: &K,
+    original: &S,
+    status: &S,
+    conditions: &[gyre_api::meta::Condition],
+    event: Option<(crate::events::Severity, impl AsRef<str>, impl AsRef<str>)>,
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if status != original {
+        patch(api, obj, status).await?;
+    }
+    record(&ctx.metrics, obj, conditions, false);
+    if let Some((severity, reason, message)) = event {
+        ctx.events
+            .publish(obj, severity, reason.as_ref(), message.as_ref())
+            .await;
+    }
+    Ok(())
+}

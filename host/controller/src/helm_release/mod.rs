@@ -842,15 +842,16 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         }
     };
     status.observed_generation = generation;
-    if status != original {
-        status::patch(api, hr.as_ref(), &status).await?;
-    }
-    status::record(&ctx.metrics, hr.as_ref(), &status.conditions, false);
-    if let Some((severity, reason, message)) = event {
-        ctx.events
-            .publish(hr.as_ref(), severity, reason, &message)
-            .await;
-    }
+    status::finish(
+        ctx,
+        api,
+        hr.as_ref(),
+        &original,
+        &status,
+        &status.conditions,
+        event,
+    )
+    .await?;
     Ok(Action::requeue(requeue))
 }
 

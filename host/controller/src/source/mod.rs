@@ -201,6 +201,7 @@ pub async fn reconcile<K: SourceKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
         match event {
             FinalizerEvent::Apply(obj) => apply(&api, obj, &ctx).await,
             FinalizerEvent::Cleanup(obj) => {
+                ctx.metrics.forget(&K::kind(&()), &obj.namespace().unwrap_or_default(), &obj.name_any());
                 // The artifacts go with the object; consumers see the source gone.
                 if let Err(e) = ctx.store.remove_all(&object_ref(obj.as_ref())) {
                     tracing::warn!(object = %status::describe(obj.as_ref()), error = %e, "removing artifacts");
@@ -222,6 +223,11 @@ pub async fn reconcile<K: SourceKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
 
 async fn apply<K: SourceKind>(api: &Api<K>, obj: Arc<K>, ctx: &Context) -> Result<Action> {
     if obj.suspended() {
+        let conditions = obj
+            .status()
+            .map(|s| s.conditions().to_vec())
+            .unwrap_or_default();
+        status::record(&ctx.metrics, obj.as_ref(), &conditions, true);
         return Ok(Action::await_change());
     }
     let original = obj.status().cloned().unwrap_or_default();
@@ -317,13 +323,16 @@ async fn apply<K: SourceKind>(api: &Api<K>, obj: Arc<K>, ctx: &Context) -> Resul
     if let Some(at) = meta::requested_at(obj.meta()) {
         status.set_last_handled_reconcile_at(Some(at.to_string()));
     }
-    if status != original {
-        status::patch(api, obj.as_ref(), &status).await?;
-    }
-    if let Some((severity, reason, message)) = event {
-        ctx.events
-            .publish(obj.as_ref(), severity, &reason, &message)
-            .await;
-    }
+    let conditions = status.conditions().to_vec();
+    status::finish(
+        ctx,
+        api,
+        obj.as_ref(),
+        &original,
+        &status,
+        &conditions,
+        event,
+    )
+    .await?;
     Ok(Action::requeue(requeue))
 }

@@ -430,13 +430,12 @@ async fn run_to_completion_pods_succeed_or_fail_while_restarting_pods_stay_runni
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got: Vec<String> = futures::future::join_all(
-            ["once", "retry", "server", "broken"].map(|n| pods.get(n)),
-        )
-        .await
-        .into_iter()
-        .map(|p| phase(&p.unwrap()))
-        .collect();
+        let got: Vec<String> =
+            futures::future::join_all(["once", "retry", "server", "broken"].map(|n| pods.get(n)))
+                .await
+                .into_iter()
+                .map(|p| phase(&p.unwrap()))
+                .collect();
         if got == ["Succeeded", "Succeeded", "Running", "Failed"] {
             break;
         }

@@ -22,6 +22,8 @@
 //! The config digest is computed over Gyre's YAML encoding of the values (see
 //! [`values::digest`]).
 
+pub mod hooks;
+pub mod test;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -398,7 +400,7 @@ fn snapshot(r: &Release, config_digest: &str) -> Snapshot {
         first_deployed: ts(&r.info.first_deployed),
         last_deployed: ts(&r.info.last_deployed),
         deleted: (!r.info.deleted.is_zero()).then(|| ts(&r.info.deleted)),
-        test_hooks: None,
+        test_hooks: test::snapshot_hooks(r),
         oci_digest: None,
     }
 }
@@ -531,12 +533,14 @@ async fn release(
         "namespace": release_ns,
         "values": Value::Object(user_values.clone()),
         "includeCrds": true,
-        "noHooks": true,
-        "skipTests": true,
+        // Hooks (tests included) are stored in the release whether or not they run.
+        "noHooks": false,
+        "skipTests": false,
     });
     let out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
         .await
         .map_err(|e| Failure::new(failed_reason, fail_msg(&e.chain())))?;
+    let out = hooks::split(out.objects, out.origins);
 
     // Record the pending revision, as Helm does before touching the cluster.
     let now = gyre_release::Time::now();
@@ -564,6 +568,7 @@ async fn release(
         },
         config: user_values,
         manifest: manifest(&out.objects, &out.origins),
+        hooks: out.hooks,
         version,
         ..Default::default()
     };
@@ -579,7 +584,18 @@ async fn release(
         .as_ref()
         .map(|d| manifest_inventory(&d.manifest, &release_ns))
         .unwrap_or_default();
-    let outcome = apply_release(ctx, hr, out.objects, &previous, upgrade).await;
+    let (pre, post) = if upgrade {
+        (hooks::Event::PreUpgrade, hooks::Event::PostUpgrade)
+    } else {
+        (hooks::Event::PreInstall, hooks::Event::PostInstall)
+    };
+    let outcome = async {
+        hooks::run_for_action(ctx, hr, &mut rel, pre).await?;
+        let changes = apply_release(ctx, hr, out.objects, &previous, upgrade).await?;
+        hooks::run_for_action(ctx, hr, &mut rel, post).await?;
+        Ok::<_, String>(changes)
+    }
+    .await;
     match outcome {
         Ok(changes) => {
             rel.info.status = Status::Deployed;
@@ -651,21 +667,30 @@ async fn apply_release(
             .await
             .map_err(|f| f.chain())?;
         changes.extend(pruned.summary().lines().map(str::to_string));
-        let no_wait = if upgrade {
-            hr.spec.upgrade.as_ref().and_then(|u| u.disable_wait)
+        let (no_wait, no_wait_for_jobs) = if upgrade {
+            let u = hr.spec.upgrade.as_ref();
+            (
+                u.and_then(|u| u.disable_wait),
+                u.and_then(|u| u.disable_wait_for_jobs),
+            )
         } else {
-            hr.spec.install.as_ref().and_then(|i| i.disable_wait)
-        }
-        .unwrap_or(false);
-        if !no_wait {
+            let i = hr.spec.install.as_ref();
+            (
+                i.and_then(|i| i.disable_wait),
+                i.and_then(|i| i.disable_wait_for_jobs),
+            )
+        };
+        if !no_wait.unwrap_or(false) {
             let wait = WaitOptions {
                 timeout,
                 ..WaitOptions::default()
             };
-            applier
-                .wait(&applied.health_targets(), &wait)
-                .await
-                .map_err(|e| e.chain())?;
+            // Flux waits for Jobs to complete unless `disableWaitForJobs`.
+            let mut targets = applied.health_targets();
+            if no_wait_for_jobs.unwrap_or(false) {
+                targets.retain(|(r, _)| !(r.group == "batch" && r.kind == "Job"));
+            }
+            applier.wait(&targets, &wait).await.map_err(|e| e.chain())?;
         }
         Ok::<_, String>(changes)
     };
@@ -696,11 +721,21 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         .filter(|_| hr.spec.chart.is_some())
         .map(|(ns, name)| format!("{ns}/{name}"));
 
-    let outcome = async {
+    let mut outcome = async {
         let chart = chart_artifact(ctx, &hr).await?;
         release(ctx, &hr, &chart, &mut status).await
     }
     .await;
+    // Helm tests of the release just made, or of a release not tested yet.
+    let tests = match &mut outcome {
+        Ok(Done::Released { release, .. }) => {
+            Some(test::run_if_due(ctx, &hr, release, &mut status, true).await)
+        }
+        Ok(Done::UpToDate(release)) => {
+            Some(test::run_if_due(ctx, &hr, release, &mut status, false).await)
+        }
+        Err(_) => None,
+    };
 
     let what = status::describe(hr.as_ref());
     let conditions = &mut status.conditions;
@@ -841,6 +876,13 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             requeue
         }
     };
+    if let Some(t) = &tests {
+        test::summarize(&mut status.conditions, generation, &hr, &t.outcome);
+        if !t.ran && t.outcome.counts_as_failure() {
+            // Still the failed tests of this release: nothing new to tell.
+            event = None;
+        }
+    }
     status.observed_generation = generation;
     status::finish(
         ctx,
@@ -872,15 +914,19 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     };
     let name = hr.release_name();
     let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
-    let releases = storage
+    let mut releases = storage
         .history(&name)
         .await
         .map_err(|e| fail(format!("reading release {name}: {}", chain(&e))))?;
+    let mut post_delete = Ok(());
     if let Some(deployed) = releases
-        .iter()
+        .iter_mut()
         .rev()
         .find(|r| r.info.status == Status::Deployed)
     {
+        hooks::run_for_action(ctx, &hr, deployed, hooks::Event::PreDelete)
+            .await
+            .map_err(|e| fail(format!("uninstalling release {name}: {e}")))?;
         let previous = manifest_inventory(&deployed.manifest, &hr.release_namespace());
         let owner = Owner::helm_release(&hr.name_any(), &own_ns);
         let nothing = ctx
@@ -892,6 +938,9 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
             .prune(&nothing, &previous, &PruneOptions::for_owner(owner))
             .await
             .map_err(|f| fail(format!("deleting the release's objects: {}", f.chain())))?;
+        // As Helm: a failing post-delete hook does not stop the uninstall, it is reported
+        // once the records are gone.
+        post_delete = hooks::run_for_action(ctx, &hr, deployed, hooks::Event::PostDelete).await;
     }
     let keep = hr
         .spec
@@ -924,6 +973,11 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
             Err(e) => return Err(fail(format!("deleting HelmChart '{ns}/{chart}': {e}"))),
         }
     }
+    post_delete.map_err(|e| {
+        fail(format!(
+            "uninstallation of release {name} completed with 1 error(s): {e}"
+        ))
+    })?;
     ctx.events
         .publish(
             hr.as_ref(),

@@ -10,11 +10,21 @@
 //! like helm-controller's. Nothing is written when neither the chart nor the values
 //! changed since the deployed revision.
 //!
+//! Hooks ([`hooks`]) are stored in the release record and run as Helm runs them:
+//! pre-install/pre-upgrade after the pending revision is recorded and before the manifest
+//! is applied, post-install/post-upgrade after the wait, pre-delete/post-delete around the
+//! uninstall on deletion (each unless the action's `disableHooks`). A failing hook fails
+//! the action with Helm's description (`failed pre-install: …`, `pre-upgrade hooks failed:
+//! …`). With `spec.test.enable`, the Helm tests ([`mod@test`]) run after a successful release
+//! and set `TestSuccess`. `disableWaitForJobs` leaves Jobs out of the wait.
+//!
 //! # Caveats
-//! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
-//! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
-//! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
+//! Not in this slice: remediation (retries, rollback, uninstall strategy), drift
+//! detection, `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD
+//! policies, and `chartRef` to an OCIRepository. The renderer renders every release as
+//! revision 1 and an install (`.Release.Revision`, `.Release.IsUpgrade`), so hooks that
+//! test those render as on install. On deletion the hooks of the deployed revision run
+//! (Helm uses the last revision). A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
 //! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an

@@ -100,6 +100,33 @@ spec:
           image: busybox
 "#;
 
+/// Annotations spelled the odd ways Helm accepts (case, spaces, `+3`, an unparsable
+/// weight) and a hook naming an unknown event (dropped); they run on deletion.
+const ODD_HOOKS: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-b-hook
+  annotations:
+    "helm.sh/hook": " Post-Delete , PRE-rollback"
+    "helm.sh/hook-weight": "+3"
+    "helm.sh/hook-delete-policy": " Hook-Succeeded ,before-hook-creation"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-a-hook
+  annotations:
+    "helm.sh/hook": post-delete
+    "helm.sh/hook-weight": " 3"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-unknown
+  annotations:
+    "helm.sh/hook": post-delete,crd-install
+"#;
+
 const TEST_POD: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -176,6 +203,7 @@ fn package_chart(root: &Path, home: &Path) -> PathBuf {
         ("pre-job.yaml", PRE_JOB),
         ("post-config.yaml", POST_CONFIG),
         ("pre-delete.yaml", PRE_DELETE),
+        ("odd-hooks.yaml", ODD_HOOKS),
         ("tests/test-connection.yaml", TEST_POD),
         ("tests/test-slow.yaml", TEST_EXCLUDED),
     ] {
@@ -372,6 +400,64 @@ async fn hooks_run_in_weight_order_honour_delete_policies_fail_an_upgrade_and_ru
         );
     }
 
+    // The hook records are the ones the real helm makes of this chart (its
+    // `install --dry-run` as the oracle), apart from the default delete policy written
+    // into the hooks that ran.
+    let chart_dir = env.tmp.path().join("charts/src/hooked");
+    let oracle: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &[
+            "install",
+            "hooked",
+            chart_dir.to_str().unwrap(),
+            "-n",
+            "oracle",
+            "--dry-run=client",
+            "--set",
+            "greeting=v1",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let records = |r: &Value, default_policy: bool| -> Vec<Value> {
+        let mut hooks: Vec<Value> = r["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let mut policies = h["delete_policies"].clone();
+                if default_policy && policies.is_null() {
+                    policies = serde_json::json!(["before-hook-creation"]);
+                }
+                let manifest: Value =
+                    serde_yaml_ng::from_str(h["manifest"].as_str().unwrap()).unwrap();
+                serde_json::json!({"name": h["name"], "kind": h["kind"], "path": h["path"],
+                    "events": h["events"], "weight": h["weight"], "delete_policies": policies,
+                    "manifest": manifest})
+            })
+            .collect();
+        hooks.sort_by_key(|h| h["name"].as_str().unwrap().to_string());
+        hooks
+    };
+    let ran = ["hooked-pre-config", "hooked-migrate", "hooked-post"];
+    let ours = records(&rel, false);
+    let mut theirs = records(&oracle, false);
+    for h in &mut theirs {
+        if ran.contains(&h["name"].as_str().unwrap()) && h["delete_policies"].is_null() {
+            h["delete_policies"] = serde_json::json!(["before-hook-creation"]);
+        }
+    }
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().all(|h| h["name"] != "hooked-unknown"));
+    let odd = ours.iter().find(|h| h["name"] == "hooked-b-hook").unwrap();
+    assert_eq!(
+        odd["events"],
+        serde_json::json!(["post-delete", "pre-rollback"])
+    );
+    assert_eq!(odd["weight"], 3);
+
     // Upgrade: before-hook-creation replaces the pre-upgrade ConfigMap.
     env.apply_yaml(&release_yaml("    greeting: v2\n", ""))
         .await;
@@ -506,6 +592,10 @@ async fn hooks_run_in_weight_order_honour_delete_policies_fail_an_upgrade_and_ru
             .any(|c| c["type"] == "Complete" && c["status"] == "True")
     );
     assert!(get(&env, "ConfigMap", "hooked-config").await.is_none());
+    // post-delete ran after the objects went: the hook-succeeded ConfigMap came and
+    // went, the one with the default policy stays.
+    assert!(get(&env, "ConfigMap", "hooked-a-hook").await.is_some());
+    assert!(get(&env, "ConfigMap", "hooked-b-hook").await.is_none());
     env.stop().await;
 }
 

@@ -27,6 +27,7 @@ appVersion: 1.0.0
 ";
 
 const VALUES_YAML: &str = "greeting: hello
+slowJob: false
 jobBehavior: ready
 testBehavior: ready
 ";
@@ -127,6 +128,24 @@ metadata:
     "helm.sh/hook": post-delete,crd-install
 "#;
 
+/// A Job of the release itself (not a hook) that never finishes when `slowJob` is set.
+const SLOW_JOB: &str = r#"{{- if .Values.slowJob }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-slow
+  annotations:
+    kube-sim.gyre.dev/behavior: stuck
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: slow
+          image: busybox
+{{- end }}
+"#;
+
 const TEST_POD: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -204,6 +223,7 @@ fn package_chart(root: &Path, home: &Path) -> PathBuf {
         ("post-config.yaml", POST_CONFIG),
         ("pre-delete.yaml", PRE_DELETE),
         ("odd-hooks.yaml", ODD_HOOKS),
+        ("slow-job.yaml", SLOW_JOB),
         ("tests/test-connection.yaml", TEST_POD),
         ("tests/test-slow.yaml", TEST_EXCLUDED),
     ] {
@@ -737,5 +757,58 @@ async fn helm_tests_run_after_a_release_and_set_test_success() {
     // (`test-success`, after it by name) never started.
     let rel = helm_status(&home, &kubeconfig);
     assert_eq!(hook(&rel, "hooked-test-slow")["last_run"]["phase"], "");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disable_hooks_and_disable_wait_for_jobs_are_honoured_per_action() {
+    let (mut env, home, kubeconfig, _server) = setup().await;
+    let yaml = |greeting: &str, extra: &str| {
+        release_yaml(
+            &format!("    greeting: {greeting}\n    slowJob: true\n"),
+            extra,
+        )
+        .replace("timeout: 1m", "timeout: 3s")
+    };
+    // Install without hooks and without waiting for Jobs: the release's Job never
+    // finishes, yet the install succeeds; the hooks are stored but none was created.
+    env.apply_yaml(&yaml(
+        "v1",
+        "  install:\n    disableHooks: true\n    disableWaitForJobs: true\n",
+    ))
+    .await;
+    env.wait_for(HR, NS, "hooked", TIMEOUT, "installed", |o| {
+        reason(o) == "InstallSucceeded"
+    })
+    .await;
+    assert!(get(&env, "Job", "hooked-slow").await.is_some());
+    assert!(get(&env, "ConfigMap", "hooked-pre-config").await.is_none());
+    assert!(get(&env, "ConfigMap", "hooked-post").await.is_none());
+    let rel = helm_status(&home, &kubeconfig);
+    assert_eq!(hook(&rel, "hooked-pre-config")["last_run"]["phase"], "");
+
+    // The upgrade runs its hooks and, waiting for Jobs by default, fails on the stuck
+    // Job after the timeout; the post-upgrade hook does not run.
+    env.apply_yaml(&yaml(
+        "v2",
+        "  install:\n    disableHooks: true\n    disableWaitForJobs: true\n",
+    ))
+    .await;
+    let hr = env
+        .wait_for(HR, NS, "hooked", TIMEOUT, "upgrade timed out", |o| {
+            reason(o) == "UpgradeFailed"
+        })
+        .await
+        .unwrap();
+    let message = ready(Some(&hr)).unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("hooked-slow"), "{message}");
+    assert_eq!(
+        get(&env, "ConfigMap", "hooked-pre-config").await.unwrap()["data"]["greeting"],
+        "v2"
+    );
+    assert!(get(&env, "ConfigMap", "hooked-post").await.is_none());
     env.stop().await;
 }

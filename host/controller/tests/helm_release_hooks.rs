@@ -685,6 +685,27 @@ async fn helm_tests_run_after_a_release_and_set_test_success() {
     );
     assert_eq!(ready(Some(&hr)).unwrap()["status"], "False");
     assert_eq!(condition(&hr, "Released").unwrap()["status"], "True");
+    assert_eq!(
+        hr["status"]["failures"], 1,
+        "a failed test counts as a failure"
+    );
+    // A Warning event says so.
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(env.client.clone(), NS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = events.list(&Default::default()).await.unwrap();
+        if list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("TestFailed") && e.type_.as_deref() == Some("Warning")
+        }) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no TestFailed event"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let rel = helm_status(&home, &kubeconfig);
     assert_eq!(rel["info"]["status"], "deployed");
     assert_eq!(

@@ -887,7 +887,7 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         }
     };
     if let Some(t) = &tests {
-        test::summarize(&mut status.conditions, generation, &hr, &t.outcome);
+        test::record(&mut status, generation, &hr, t);
         if !t.ran && t.outcome.counts_as_failure() {
             // Still the failed tests of this release: nothing new to tell.
             event = None;
@@ -904,6 +904,11 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         event,
     )
     .await?;
+    if let Some((severity, reason, message)) = tests.and_then(|t| t.event) {
+        ctx.events
+            .publish(hr.as_ref(), severity, reason, &message)
+            .await;
+    }
     Ok(Action::requeue(requeue))
 }
 

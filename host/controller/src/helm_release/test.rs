@@ -67,8 +67,11 @@ impl TestOutcome {
 pub struct TestRun {
     /// The outcome.
     pub outcome: TestOutcome,
-    /// Whether the test hooks ran now (an event was published, `failures` counted).
+    /// Whether the test hooks ran now (`failures` was counted on a failure).
     pub ran: bool,
+    /// The event to publish when they ran: severity, reason, message (after the
+    /// release's own event, as Flux records them).
+    pub event: Option<(Severity, &'static str, String)>,
 }
 
 /// Whether a hook is selected by `spec.test.filters` (Helm's `name` and `!name`
@@ -168,8 +171,8 @@ fn observed(hr: &HelmRelease, rel: &Release, status: &HelmReleaseStatus) -> Opti
 /// Runs the release's tests when they are enabled and due: after a release made in this
 /// reconcile (`just_released`), or when the release's test hooks have not run yet.
 /// Otherwise reads the outcome from the release. Stores the release with the hooks'
-/// `last_run`, updates its snapshot in `status.history` and, when tests ran, publishes
-/// the event and counts a failure in `status.failures` (as Flux does).
+/// `last_run` and updates its snapshot in `status.history`; when tests ran, returns the
+/// event to publish.
 pub async fn run_if_due(
     ctx: &Context,
     hr: &HelmRelease,
@@ -181,12 +184,14 @@ pub async fn run_if_due(
         return TestRun {
             outcome: TestOutcome::Disabled,
             ran: false,
+            event: None,
         };
     }
     if !just_released && let Some(outcome) = observed(hr, rel, status) {
         return TestRun {
             outcome,
             ran: false,
+            event: None,
         };
     }
     let (_, timeout) = hooks::settings(hr, Event::Test);
@@ -215,16 +220,35 @@ pub async fn run_if_due(
             *s = super::snapshot(rel, &s.config_digest.clone());
         }
     }
-    let (severity, reason, message) = match &outcome {
-        TestOutcome::Succeeded { message } => (Severity::Normal, reasons::TEST_SUCCEEDED, message),
+    let event = match &outcome {
+        TestOutcome::Succeeded { message } => {
+            (Severity::Normal, reasons::TEST_SUCCEEDED, message.clone())
+        }
         TestOutcome::Failed { message, .. } => {
-            status.failures = Some(status.failures.unwrap_or(0) + 1);
-            (Severity::Warning, reasons::TEST_FAILED, message)
+            (Severity::Warning, reasons::TEST_FAILED, message.clone())
         }
         TestOutcome::Disabled => unreachable!("tests are enabled"),
     };
-    ctx.events.publish(hr, severity, reason, message).await;
-    TestRun { outcome, ran: true }
+    TestRun {
+        outcome,
+        ran: true,
+        event: Some(event),
+    }
+}
+
+/// Records a test run in the status: a failure of tests that ran now counts in
+/// `status.failures` (as Flux counts it, ignored or not), and the conditions follow
+/// [`summarize`]. Call after the release's own conditions are set.
+pub fn record(
+    status: &mut HelmReleaseStatus,
+    generation: Option<i64>,
+    hr: &HelmRelease,
+    run: &TestRun,
+) {
+    if run.ran && matches!(run.outcome, TestOutcome::Failed { .. }) {
+        status.failures = Some(status.failures.unwrap_or(0) + 1);
+    }
+    summarize(&mut status.conditions, generation, hr, &run.outcome);
 }
 
 /// Sets `TestSuccess` from the outcome and, unless failures are ignored, `Ready` from

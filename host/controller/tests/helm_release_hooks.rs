@@ -3,8 +3,10 @@
 //! real `helm` reading Gyre's release records (`helm get hooks`, `helm status -o json`):
 //! pre/post-install and pre/post-upgrade hooks run in weight order around the manifest,
 //! their delete policies are honoured, a failing pre-upgrade Job fails the upgrade before
-//! anything of the new manifest is applied, a pre-delete hook runs on deletion, and
-//! `spec.test` runs the test hooks and sets `TestSuccess` (issue #9).
+//! anything of the new manifest is applied (a failing pre-install Job likewise fails the
+//! install, and `hook-failed` deletes it), pre/post-delete hooks run on deletion, the
+//! hook records equal the real helm's, `disableHooks`/`disableWaitForJobs` apply per
+//! action, and `spec.test` runs the test hooks and sets `TestSuccess` (issue #9).
 
 mod common;
 
@@ -62,7 +64,7 @@ metadata:
   annotations:
     "helm.sh/hook": pre-install,pre-upgrade
     "helm.sh/hook-weight": "5"
-    "helm.sh/hook-delete-policy": before-hook-creation,hook-succeeded
+    "helm.sh/hook-delete-policy": {{ .Values.jobPolicy | default "before-hook-creation,hook-succeeded" }}
     kube-sim.gyre.dev/behavior: {{ .Values.jobBehavior }}
 spec:
   backoffLimit: 0
@@ -831,5 +833,48 @@ async fn disable_hooks_and_disable_wait_for_jobs_are_honoured_per_action() {
         "v2"
     );
     assert!(get(&env, "ConfigMap", "hooked-post").await.is_none());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_pre_install_hook_fails_the_install_and_hook_failed_deletes_it() {
+    let (mut env, home, kubeconfig, _server) = setup().await;
+    env.apply_yaml(&release_yaml(
+        "    greeting: v1\n    jobBehavior: fail\n    jobPolicy: hook-failed\n",
+        "",
+    ))
+    .await;
+    let hr = env
+        .wait_for(HR, NS, "hooked", TIMEOUT, "install failed", |o| {
+            reason(o) == "InstallFailed"
+        })
+        .await
+        .unwrap();
+    let message = ready(Some(&hr)).unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("failed pre-install: pre-install hook Job/flux-system/hooked-migrate"),
+        "{message}"
+    );
+    // Nothing of the manifest was applied; the earlier hook ran; hook-failed deleted
+    // the failed Job.
+    assert!(get(&env, "ConfigMap", "hooked-config").await.is_none());
+    assert!(get(&env, "ConfigMap", "hooked-pre-config").await.is_some());
+    assert!(get(&env, "Job", "hooked-migrate").await.is_none());
+    let history: Vec<Value> = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["history", "hooked", "-n", NS, "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["status"], "failed");
+    let description = history[0]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Release \"hooked\" failed: failed pre-install:"),
+        "{description}"
+    );
     env.stop().await;
 }

@@ -585,3 +585,108 @@ async fn failed_install_is_uninstalled_and_retried_until_retries_are_exceeded() 
     eprintln!("install retries exhausted {stalled_in:?} after the HelmRelease was applied");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uninstall_strategy_keeps_history_and_an_interrupted_release_is_unlocked() {
+    let mut env = Env::new().await;
+    let home = env.tmp.path().join("helm-home");
+    let repo = package_chart(&env.tmp.path().join("charts"), &home);
+    let (server, _) = gyre_test_support::static_server(&repo, None);
+    let kubeconfig = env.tmp.path().join("kubeconfig");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    env.start();
+    // No install retries here: after the uninstall, one install attempt.
+    let release = |values: &str| {
+        release_yaml(values)
+            .replace("  install:\n    remediation:\n      retries: 3\n", "")
+            .replace(
+                "  upgrade:\n    remediation:\n      remediateLastFailure: true\n",
+                "  upgrade:\n    remediation:\n      retries: 1\n      strategy: uninstall\n  \
+             uninstall:\n    keepHistory: true\n    deletionPropagation: foreground\n",
+            )
+    };
+    env.apply_yaml(&format!(
+        "{}---\n{}",
+        repository_yaml(&server.url()),
+        release(&values(2, ""))
+    ))
+    .await;
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "installed", |o| {
+        reason(o) == "InstallSucceeded"
+    })
+    .await;
+
+    // The failed upgrade (revision 2) is uninstalled, keeping the history; the release
+    // is then absent, so the next attempt is an install (revision 3), which fails too
+    // and, with no install retries, stalls.
+    env.apply_yaml(&release(&values(4, FAILING))).await;
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "stalled", stalled)
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&hr, "Stalled").unwrap()["message"],
+        "Failed to install after 1 attempt(s)"
+    );
+    assert_eq!(hr["status"]["upgradeFailures"], 1);
+    assert_eq!(hr["status"]["installFailures"], 1);
+    assert_eq!(event_count(&env, "UninstallSucceeded").await, 1);
+    let history = helm_history(&home, &kubeconfig);
+    assert_eq!(
+        history
+            .iter()
+            .map(|(r, s, d)| (*r, s.as_str(), d.as_str()))
+            .collect::<Vec<_>>()[..2],
+        // Helm's uninstall marks only the newest revision; the install after it
+        // supersedes that one (Helm's `replace`).
+        [
+            (1, "deployed", "Install complete"),
+            (2, "superseded", "superseded by new release")
+        ],
+        "{history:?}"
+    );
+    assert_eq!(statuses(&history)[2], (3, "failed"), "{history:?}");
+
+    // A release left pending by an interrupted action (written as a crashed helm would
+    // leave it) is unlocked — marked failed — before the next action, which here is an
+    // upgrade to the fixed values.
+    let storage = gyre_release::SecretStorage::new(env.client.clone(), "flux-system");
+    let mut pending = storage.get("podinfo", 3).await.unwrap();
+    pending.version = 4;
+    pending.info.status = gyre_release::Status::PendingUpgrade;
+    pending.info.description = "Preparing upgrade".into();
+    storage.create(&pending).await.unwrap();
+    env.apply_yaml(&release(&values(3, ""))).await;
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "upgraded", |o| {
+            reason(o) == "UpgradeSucceeded" && latest_version(o) == 5
+        })
+        .await
+        .unwrap();
+    assert!(condition(&hr, "Stalled").is_none(), "{hr}");
+    let history = helm_history(&home, &kubeconfig);
+    let tail: Vec<(i64, &str, &str)> = history
+        .iter()
+        .map(|(r, s, d)| (*r, s.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(
+        tail[tail.len() - 2..],
+        [
+            (
+                4,
+                "failed",
+                "Release unlocked from stale 'pending-upgrade' state"
+            ),
+            (5, "deployed", "Upgrade complete")
+        ],
+        "{history:?}"
+    );
+    assert_eq!(
+        tail[0],
+        (1, "superseded", "Install complete"),
+        "{history:?}"
+    );
+    assert_eq!(deployment(&env).await.unwrap()["spec"]["replicas"], 3);
+    assert_eq!(event_count(&env, "PendingRelease").await, 1);
+    env.stop().await;
+}

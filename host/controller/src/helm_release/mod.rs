@@ -1,26 +1,44 @@
-//! The HelmRelease reconciler: chart artifact → values → render (Helm plugin) → release
-//! record → apply → prune → wait → release record and status, as helm-controller does an
-//! install or an upgrade.
+//! The HelmRelease reconciler: chart artifact → values → the atomic release (install,
+//! upgrade, and remediation by rollback or uninstall) → status, as helm-controller v2
+//! does it.
 //!
 //! The chart comes from a HelmChart: one generated from `spec.chart` (named
 //! `<namespace>-<name>` in the source's namespace, labelled with the HelmRelease and
 //! deleted with it) or the one `spec.chartRef` names. Release records are Helm's
-//! (`gyre-release`), so `helm list` and `helm history` see every revision; objects are
-//! applied with server-side apply and labelled `helm.toolkit.fluxcd.io/name|namespace`
-//! like helm-controller's. Nothing is written when neither the chart nor the values
-//! changed since the deployed revision.
+//! (`gyre-release`), so `helm list` and `helm history` see every revision — and Gyre sees
+//! what `helm` writes; objects are applied with server-side apply and labelled
+//! `helm.toolkit.fluxcd.io/name|namespace` like helm-controller's.
+//!
+//! The flow, one module per step: [`state`] says where the release stands (absent,
+//! locked, unmanaged — the newest revision is not the one `status.history` recorded, e.g.
+//! after a person's `helm rollback` —, out of sync, failed, in sync); [`plan`] picks the
+//! next action with the remediation in force (`install.remediation` /
+//! `upgrade.remediation`: retries, `remediateLastFailure`, strategy); `atomic` runs
+//! actions until the release settles (at most one of each kind, stopping after a
+//! remediation); `install`, `upgrade`, `rollback`, `uninstall` and `unlock` are the
+//! actions, with Helm's statuses and descriptions, and `deploy` what they share (render,
+//! manifest, apply/prune/wait). Failure counters (`failures`, `installFailures`,
+//! `upgradeFailures`) count failures that stored a revision and reset when the
+//! generation, the chart version or the values change, or on `reconcile.fluxcd.io/resetAt`;
+//! retries used up → `Stalled=True` `RetriesExceeded`. Nothing is written when the
+//! deployed revision is the recorded one and matches the chart and values.
 //!
 //! # Caveats
-//! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
-//! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
-//! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
-//! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
-//! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
-//! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an
-//! older `spec.chart` (another source namespace) is not garbage-collected until deletion.
-//! The config digest is computed over Gyre's YAML encoding of the values (see
-//! [`values::digest`]).
+//! Not in this slice: hooks (the renderer is asked for none, so hooks do not run; the
+//! actions mark where they would run), Helm tests (so `ignoreTestFailures` and the
+//! TestSuccess condition play no part in remediation), drift detection, `postRenderers`,
+//! `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, `chartRef` to an
+//! OCIRepository, the `reconcile.fluxcd.io/forceAt` annotation, and the release-target
+//! change (a new `releaseName`/`targetNamespace`/`storageNamespace` does not uninstall the
+//! old release first). `rollback.recreate`, `force` and `cleanupOnFail` are not honoured.
+//! `status.history` is rebuilt from the storage after each action (the newest revision
+//! down to the previous successful one), not accumulated from observations as Flux does.
+//! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile but do not
+//! trigger one (Flux's `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart
+//! generated for an older `spec.chart` (another source namespace) is not
+//! garbage-collected until deletion. The config digest is computed over Gyre's YAML
+//! encoding of the values (see [`values::digest`]); the release digest over Gyre's JSON
+//! encoding of the stored release (see [`state::release_digest`]).
 
 mod atomic;
 mod deploy;

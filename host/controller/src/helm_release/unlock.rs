@@ -1,5 +1,5 @@
 //! Unlocking a release left pending by an interrupted action (a crash mid-release): the
-//! pending revision is marked `failed` ("Release unlocked from stale '<status>' state"),
+//! pending revision is marked `failed` (`Release unlocked from stale '<status>' state`),
 //! as helm-controller's unlock action does, so that the failed-release handling and
 //! its remediation take over.
 

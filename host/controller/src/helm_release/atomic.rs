@@ -117,7 +117,8 @@ pub enum Settled {
     Stalled,
 }
 
-/// Runs actions until the release settles; `status` records each action.
+/// Runs actions until the release settles; `status` records each action. `force`
+/// (`reconcile.fluxcd.io/forceAt`) releases even when in sync or out of retries.
 ///
 /// # Errors
 /// A [`Failure`] when an action failed without changing the storage (reading it, a
@@ -126,6 +127,7 @@ pub async fn run(
     req: &Request<'_>,
     api: &Api<HelmRelease>,
     status: &mut HelmReleaseStatus,
+    mut force: bool,
 ) -> Result<Settled, Failure> {
     let generation = req.hr.metadata.generation;
     let desired = Desired {
@@ -143,7 +145,10 @@ pub async fn run(
         let history = status.history.clone().unwrap_or_default();
         let current = state::determine(&releases, &history, &desired);
         tracing::debug!(release = %req.name, state = ?current, "release state");
-        let next = match plan::next(&current, req.hr, status) {
+        // A force request is taken by the first decision, as Flux's is.
+        let decided = plan::next(&current, req.hr, status, force);
+        force = false;
+        let next = match decided {
             Ok(next) => next,
             Err(Stop::RetriesExceeded { action, attempts }) => {
                 stall(

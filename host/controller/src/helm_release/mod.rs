@@ -379,6 +379,11 @@ async fn release(
     status.last_attempted_revision = Some(chart.artifact.revision.clone());
     status.last_attempted_config_digest = Some(config_digest.clone());
 
+    let force = take_request(
+        hr,
+        meta::annotations::RECONCILE_FORCE_AT,
+        &mut status.last_handled_force_at,
+    );
     let req = atomic::Request {
         ctx,
         hr,
@@ -391,34 +396,49 @@ async fn release(
         values: user_values,
         config_digest,
     };
-    atomic::run(&req, api, status).await
+    atomic::run(&req, api, status, force).await
 }
 
 /// Whether the failure counters start again (Flux's `MustResetFailures`): the generation,
 /// the chart version or the values differ from the last attempt's, or a
-/// `reconcile.fluxcd.io/resetAt` request (with the same token as `requestedAt`) is new.
+/// `reconcile.fluxcd.io/resetAt` request is new.
 fn must_reset_failures(
     hr: &HelmRelease,
     status: &mut HelmReleaseStatus,
     chart_version: &str,
     config_digest: &str,
 ) -> bool {
-    let annotations = hr.metadata.annotations.clone().unwrap_or_default();
-    let reset = annotations
-        .get(meta::annotations::RECONCILE_RESET_AT)
-        .filter(|t| annotations.get(meta::annotations::RECONCILE_REQUESTED_AT) == Some(*t))
-        .filter(|t| status.last_handled_reset_at.as_ref() != Some(*t))
-        .cloned();
-    if let Some(token) = &reset {
-        status.last_handled_reset_at = Some(token.clone());
-    }
-    reset.is_some()
+    let reset = take_request(
+        hr,
+        meta::annotations::RECONCILE_RESET_AT,
+        &mut status.last_handled_reset_at,
+    );
+    reset
         || status.last_attempted_generation != hr.metadata.generation
         || status.last_attempted_revision.as_deref() != Some(chart_version)
         || status
             .last_attempted_config_digest
             .as_deref()
             .is_some_and(|d| d != config_digest)
+}
+
+/// Whether the request annotation `annotation` (`resetAt`, `forceAt`) asks for something
+/// not handled yet: `flux reconcile hr --reset|--force` sets it and `requestedAt` to the
+/// same token. Records the token in `last_handled`.
+fn take_request(hr: &HelmRelease, annotation: &str, last_handled: &mut Option<String>) -> bool {
+    let annotations = hr.metadata.annotations.clone().unwrap_or_default();
+    let token = annotations
+        .get(annotation)
+        .filter(|t| annotations.get(meta::annotations::RECONCILE_REQUESTED_AT) == Some(*t))
+        .filter(|t| last_handled.as_ref() != Some(*t))
+        .cloned();
+    match token {
+        Some(t) => {
+            *last_handled = Some(t);
+            true
+        }
+        None => false,
+    }
 }
 
 async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
@@ -627,5 +647,22 @@ mod tests {
         assert!(!must_reset_failures(&reset, &mut st, "6.5.4", "sha256:a"));
         let stale = hr("reconcile.fluxcd.io/requestedAt: t2, reconcile.fluxcd.io/resetAt: t1");
         assert!(!must_reset_failures(&stale, &mut st, "6.5.4", "sha256:a"));
+    }
+
+    #[test]
+    fn a_force_request_is_taken_once() {
+        let force = hr("reconcile.fluxcd.io/requestedAt: f1, reconcile.fluxcd.io/forceAt: f1");
+        let mut handled = None;
+        assert!(take_request(
+            &force,
+            meta::annotations::RECONCILE_FORCE_AT,
+            &mut handled
+        ));
+        assert_eq!(handled.as_deref(), Some("f1"));
+        assert!(!take_request(
+            &force,
+            meta::annotations::RECONCILE_FORCE_AT,
+            &mut handled
+        ));
     }
 }

@@ -140,7 +140,9 @@ pub fn active_remediation(hr: &HelmRelease, status: &HelmReleaseStatus) -> Optio
     }
 }
 
-/// The next action for `state`; `Ok(None)` when the release is in sync.
+/// The next action for `state`; `Ok(None)` when the release is in sync. `force`
+/// (a `reconcile.fluxcd.io/forceAt` request) upgrades an in-sync or failed release and
+/// installs or upgrades when the retries are used up.
 ///
 /// # Errors
 /// [`Stop`] when an action is due but must not run.
@@ -148,6 +150,7 @@ pub fn next(
     state: &ReleaseState,
     hr: &HelmRelease,
     status: &HelmReleaseStatus,
+    force: bool,
 ) -> Result<Option<Next>, Stop> {
     let exceeded = |action: &str, failures: i64| Stop::RetriesExceeded {
         action: status
@@ -157,12 +160,13 @@ pub fn next(
         attempts: active_remediation(hr, status).map_or(failures, |r| r.failures),
     };
     match state {
+        ReleaseState::InSync if force => Ok(Some(Next::Upgrade)),
         ReleaseState::InSync => Ok(None),
         ReleaseState::Locked(_) => Ok(Some(Next::Unlock)),
         ReleaseState::Absent(_) => {
             let r = hr.spec.install.clone().unwrap_or_default().remediation();
             let failures = status.install_failures.unwrap_or(0);
-            if r.retries_exhausted(failures) {
+            if r.retries_exhausted(failures) && !force {
                 return Err(exceeded("install", failures));
             }
             Ok(Some(Next::Install))
@@ -171,7 +175,7 @@ pub fn next(
         ReleaseState::OutOfSync(_) => {
             let r = hr.spec.upgrade.clone().unwrap_or_default().remediation();
             let failures = status.upgrade_failures.unwrap_or(0);
-            if r.retries_exhausted(failures) {
+            if r.retries_exhausted(failures) && !force {
                 return Err(exceeded("upgrade", failures));
             }
             Ok(Some(Next::Upgrade))
@@ -181,8 +185,9 @@ pub fn next(
                 // No release action recorded: an upgrade may fix it.
                 return Ok(Some(Next::Upgrade));
             };
-            if remediation.failures <= 0 {
-                // The chart, the values or the spec changed since the failure.
+            if remediation.failures <= 0 || force {
+                // The chart, the values or the spec changed since the failure, or an
+                // upgrade is forced.
                 return Ok(Some(Next::Upgrade));
             }
             if remediation.exhausted() && !remediation.remediate_last_failure {
@@ -212,6 +217,42 @@ pub fn next(
 mod tests {
     use super::*;
     use gyre_api::helm::Snapshot;
+
+    /// Without a force request.
+    fn next(
+        state: &ReleaseState,
+        hr: &HelmRelease,
+        status: &HelmReleaseStatus,
+    ) -> Result<Option<Next>, Stop> {
+        super::next(state, hr, status, false)
+    }
+
+    #[test]
+    fn a_force_request_upgrades_in_sync_and_out_of_retries_releases() {
+        let h = hr("upgrade: {remediation: {remediateLastFailure: false}}");
+        let st = status("upgrade", 0, 1);
+        assert_eq!(
+            super::next(&ReleaseState::InSync, &h, &st, true),
+            Ok(Some(Next::Upgrade))
+        );
+        assert_eq!(
+            super::next(&ReleaseState::Failed, &h, &st, true),
+            Ok(Some(Next::Upgrade))
+        );
+        assert_eq!(
+            super::next(&ReleaseState::OutOfSync(String::new()), &h, &st, true),
+            Ok(Some(Next::Upgrade))
+        );
+        assert_eq!(
+            super::next(
+                &ReleaseState::Absent(String::new()),
+                &h,
+                &status("install", 1, 0),
+                true
+            ),
+            Ok(Some(Next::Install))
+        );
+    }
 
     fn hr(spec: &str) -> HelmRelease {
         serde_yaml_ng::from_str(&format!(

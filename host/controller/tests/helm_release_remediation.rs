@@ -690,3 +690,103 @@ async fn uninstall_strategy_keeps_history_and_an_interrupted_release_is_unlocked
     assert_eq!(event_count(&env, "PendingRelease").await, 1);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upgrade_retries_roll_back_between_attempts_and_a_force_request_tries_again() {
+    let mut env = Env::new().await;
+    let home = env.tmp.path().join("helm-home");
+    let repo = package_chart(&env.tmp.path().join("charts"), &home);
+    let (server, _) = gyre_test_support::static_server(&repo, None);
+    let kubeconfig = env.tmp.path().join("kubeconfig");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    env.start();
+    // Two upgrade retries; remediateLastFailure then defaults to true.
+    let release = |values: &str| {
+        release_yaml(values).replace(
+            "      remediateLastFailure: true\n",
+            "      retries: 2\n  maxHistory: 20\n",
+        )
+    };
+    env.apply_yaml(&format!(
+        "{}---\n{}",
+        repository_yaml(&server.url()),
+        release(&values(2, ""))
+    ))
+    .await;
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "installed", |o| {
+        reason(o) == "InstallSucceeded"
+    })
+    .await;
+
+    env.apply_yaml(&release(&values(3, FAILING))).await;
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "stalled", stalled)
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&hr, "Stalled").unwrap()["message"],
+        "Failed to upgrade after 3 attempt(s)"
+    );
+    assert_eq!(hr["status"]["upgradeFailures"], 3);
+    assert_eq!(reason(Some(&hr)), "RollbackSucceeded");
+    let expected = [
+        (1, "superseded", "Install complete".to_string()),
+        (2, "failed", String::new()),
+        (3, "superseded", "Rollback to 1".to_string()),
+        (4, "failed", String::new()),
+        (5, "superseded", "Rollback to 3".to_string()),
+        (6, "failed", String::new()),
+        (7, "deployed", "Rollback to 5".to_string()),
+    ];
+    let check = |history: &[(i64, String, String)], expected: &[(i64, &str, String)]| {
+        assert_eq!(history.len(), expected.len(), "{history:?}");
+        for ((r, s, d), (er, es, ed)) in history.iter().zip(expected) {
+            assert_eq!((r, s.as_str()), (er, *es), "{history:?}");
+            if ed.is_empty() {
+                assert!(d.starts_with("Upgrade \"podinfo\" failed: "), "{history:?}");
+            } else {
+                assert_eq!(d, ed, "{history:?}");
+            }
+        }
+    };
+    check(&helm_history(&home, &kubeconfig), &expected);
+    assert_eq!(deployment(&env).await.unwrap()["spec"]["replicas"], 2);
+    assert_eq!(event_count(&env, "RollbackSucceeded").await, 3);
+
+    // `flux reconcile hr --force`: one more attempt, remediated again.
+    let api: kube::Api<gyre_api::helm::HelmRelease> =
+        kube::Api::namespaced(env.client.clone(), "flux-system");
+    api.patch(
+        "podinfo",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({
+            "metadata": {"annotations": {
+                "reconcile.fluxcd.io/requestedAt": "force-1",
+                "reconcile.fluxcd.io/forceAt": "force-1",
+            }}
+        })),
+    )
+    .await
+    .unwrap();
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "forced", |o| {
+            stalled(o)
+                && o.is_some_and(|o| {
+                    o["status"]["lastHandledForceAt"] == "force-1"
+                        && o["status"]["upgradeFailures"] == 4
+                        && latest_version(Some(o)) == 9
+                })
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&hr, "Stalled").unwrap()["message"],
+        "Failed to upgrade after 4 attempt(s)"
+    );
+    let mut expected = expected.to_vec();
+    expected[6].1 = "superseded";
+    expected.push((8, "failed", String::new()));
+    expected.push((9, "deployed", "Rollback to 7".to_string()));
+    check(&helm_history(&home, &kubeconfig), &expected);
+    env.stop().await;
+}

@@ -187,7 +187,9 @@ pub async fn run(
             tracing::info!(release = %req.name, state = ?current, "release not managed by the object; upgrading");
         }
 
-        // Show the action in progress: Helm actions can take their whole timeout.
+        // Show the action in progress: Helm actions can take their whole timeout. An
+        // action runs, so the object is not stalled (a forced release, say).
+        remove_condition(&mut status.conditions, condition_types::STALLED);
         let timeout = super::deploy::Settings::of(req.hr, next.name()).timeout;
         let progress = format!(
             "Running '{}' action with timeout of {}",

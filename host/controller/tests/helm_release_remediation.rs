@@ -688,6 +688,35 @@ async fn uninstall_strategy_keeps_history_and_an_interrupted_release_is_unlocked
     );
     assert_eq!(deployment(&env).await.unwrap()["spec"]["replicas"], 3);
     assert_eq!(event_count(&env, "PendingRelease").await, 1);
+
+    // Deleting the HelmRelease uninstalls with the history kept: the objects go, the
+    // newest revision is `uninstalled`.
+    let api: kube::Api<gyre_api::helm::HelmRelease> =
+        kube::Api::namespaced(env.client.clone(), "flux-system");
+    api.delete("podinfo", &Default::default()).await.unwrap();
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "deleted", |o| {
+        o.is_none()
+    })
+    .await;
+    assert!(deployment(&env).await.is_none());
+    assert!(
+        env.get("v1", "Service", "flux-system", "podinfo")
+            .await
+            .is_none()
+    );
+    let list: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["list", "--all", "-n", "flux-system", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list[0]["revision"], "5", "{list}");
+    assert_eq!(list[0]["status"], "uninstalled", "{list}");
+    let history = helm_history(&home, &kubeconfig);
+    assert_eq!(
+        history.last().map(|(r, s, d)| (*r, s.as_str(), d.as_str())),
+        Some((5, "uninstalled", "Uninstallation complete"))
+    );
     env.stop().await;
 }
 
@@ -788,5 +817,72 @@ async fn upgrade_retries_roll_back_between_attempts_and_a_force_request_tries_ag
     expected.push((8, "failed", String::new()));
     expected.push((9, "deployed", "Rollback to 7".to_string()));
     check(&helm_history(&home, &kubeconfig), &expected);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_target_namespace_uninstalls_the_old_release_first() {
+    let mut env = Env::new().await;
+    let home = env.tmp.path().join("helm-home");
+    let repo = package_chart(&env.tmp.path().join("charts"), &home);
+    let (server, _) = gyre_test_support::static_server(&repo, None);
+    let kubeconfig = env.tmp.path().join("kubeconfig");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    env.start();
+    env.apply_yaml(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n---\n{}---\n{}",
+        repository_yaml(&server.url()),
+        release_yaml(&values(2, ""))
+    ))
+    .await;
+    env.wait_for(HR, "flux-system", "podinfo", TIMEOUT, "installed", |o| {
+        reason(o) == "InstallSucceeded"
+    })
+    .await;
+    assert!(deployment(&env).await.is_some());
+
+    let moved = release_yaml(&values(2, "")).replace(
+        "  interval: 10m\n",
+        "  interval: 10m\n  targetNamespace: apps\n",
+    );
+    env.apply_yaml(&moved).await;
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "moved", |o| {
+            reason(o) == "InstallSucceeded"
+                && o.is_some_and(|o| o["status"]["history"][0]["name"] == "apps-podinfo")
+        })
+        .await
+        .unwrap();
+    assert_eq!(hr["status"]["history"][0]["namespace"], "apps");
+    assert_eq!(hr["status"]["history"][0]["version"], 1);
+    assert!(
+        deployment(&env).await.is_none(),
+        "the old release's objects go"
+    );
+    assert!(
+        env.get("apps/v1", "Deployment", "apps", "apps-podinfo")
+            .await
+            .is_some()
+    );
+    let list: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["list", "--all", "-n", "flux-system", "-o", "json"],
+    ))
+    .unwrap();
+    let names: Vec<(&str, &str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["namespace"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [("apps-podinfo", "apps", "deployed")], "{list}");
+    assert_eq!(event_count(&env, "UninstallSucceeded").await, 1);
     env.stop().await;
 }

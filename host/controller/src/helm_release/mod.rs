@@ -354,9 +354,6 @@ async fn release(
     status: &mut HelmReleaseStatus,
 ) -> Result<atomic::Settled, Failure> {
     let name = hr.release_name();
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
-    status.storage_namespace = Some(storage.namespace().to_string());
-
     let user_values = values::collect(&ctx.client, hr)
         .await
         .map_err(|m| Failure::new(reason::INIT_FAILED, m))?;
@@ -367,6 +364,15 @@ async fn release(
         .tempdir()
         .map_err(|e| Failure::new(reason::ARTIFACT_FAILED, format!("temporary directory: {e}")))?;
     let (chart_dir, metadata) = extract_chart(ctx, chart, tmp.path()).await?;
+
+    // A new release name, namespace, storage namespace or chart name makes a new
+    // release: the old one is uninstalled first, or the install would find its objects.
+    if let Some(why) = target_changed(hr, status, &metadata.name) {
+        uninstall_old_target(ctx, hr, status, why).await?;
+        return Ok(atomic::Settled::Retry);
+    }
+    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    status.storage_namespace = Some(storage.namespace().to_string());
 
     // Flux resets the failure counters when what the last attempt was made from changed:
     // the spec (generation), the chart version or the values.
@@ -397,6 +403,75 @@ async fn release(
         config_digest,
     };
     atomic::run(&req, api, status, force).await
+}
+
+/// Why the release the status records is not the one the spec makes (Flux's
+/// `ReleaseTargetChanged`), if it is not.
+fn target_changed(
+    hr: &HelmRelease,
+    status: &HelmReleaseStatus,
+    chart: &str,
+) -> Option<&'static str> {
+    let recorded = status.latest()?;
+    let storage_ns = status.storage_namespace.as_deref()?;
+    if storage_ns != hr.storage_namespace() {
+        Some("storage namespace changed")
+    } else if recorded.namespace != hr.release_namespace() {
+        Some("release namespace changed")
+    } else if recorded.name != hr.release_name() {
+        Some("release name changed")
+    } else if recorded.chart_name != chart {
+        Some("chart name changed")
+    } else {
+        None
+    }
+}
+
+/// Uninstalls the release the status records (its storage namespace, name and
+/// namespace), then forgets it: history, failure counters, storage namespace.
+async fn uninstall_old_target(
+    ctx: &Context,
+    hr: &HelmRelease,
+    status: &mut HelmReleaseStatus,
+    why: &str,
+) -> Result<(), Failure> {
+    let Some(old) = status.latest().cloned() else {
+        return Ok(());
+    };
+    let storage_ns = status.storage_namespace.clone().unwrap_or_default();
+    tracing::info!(release = %old.full_release_name(), why, "release target changed: uninstalling the old release");
+    let storage = SecretStorage::new(ctx.client.clone(), &storage_ns);
+    uninstall::uninstall(ctx, hr, &storage, &old.name, &old.namespace)
+        .await
+        .map_err(|f| {
+            Failure::new(
+                reason::UNINSTALL_FAILED,
+                format!(
+                    "Helm uninstall failed for release {} with chart {} ({why}): {}",
+                    old.full_release_name(),
+                    old.versioned_chart_name(),
+                    f.message
+                ),
+            )
+        })?;
+    ctx.events
+        .publish(
+            hr,
+            Severity::Normal,
+            reason::UNINSTALL_SUCCEEDED,
+            &format!(
+                "Helm uninstall succeeded for release {} with chart {} ({why})",
+                old.full_release_name(),
+                old.versioned_chart_name()
+            ),
+        )
+        .await;
+    status.history = None;
+    status.failures = None;
+    status.install_failures = None;
+    status.upgrade_failures = None;
+    status.storage_namespace = None;
+    Ok(())
 }
 
 /// Whether the failure counters start again (Flux's `MustResetFailures`): the generation,
@@ -585,7 +660,7 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     };
     let name = hr.release_name();
     let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
-    uninstall::uninstall(ctx, &hr, &storage, &name)
+    uninstall::uninstall(ctx, &hr, &storage, &name, &hr.release_namespace())
         .await
         .map_err(|f| fail(format!("uninstalling release {name}: {}", f.message)))?;
     if hr.spec.chart.is_some()
@@ -647,6 +722,61 @@ mod tests {
         assert!(!must_reset_failures(&reset, &mut st, "6.5.4", "sha256:a"));
         let stale = hr("reconcile.fluxcd.io/requestedAt: t2, reconcile.fluxcd.io/resetAt: t1");
         assert!(!must_reset_failures(&stale, &mut st, "6.5.4", "sha256:a"));
+    }
+
+    #[test]
+    fn a_new_release_name_namespace_storage_or_chart_is_a_target_change() {
+        let h = hr("");
+        let snap = |name: &str, ns: &str, chart: &str| gyre_api::helm::Snapshot {
+            api_version: None,
+            digest: String::new(),
+            name: name.into(),
+            namespace: ns.into(),
+            version: 1,
+            status: "deployed".into(),
+            chart_name: chart.into(),
+            chart_version: "1.0.0".into(),
+            config_digest: String::new(),
+            first_deployed: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            last_deployed: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            deleted: None,
+            test_hooks: None,
+            oci_digest: None,
+        };
+        let st = |s: gyre_api::helm::Snapshot, storage: &str| HelmReleaseStatus {
+            history: Some(vec![s]),
+            storage_namespace: Some(storage.into()),
+            ..Default::default()
+        };
+        let same = st(snap("podinfo", "flux-system", "podinfo"), "flux-system");
+        assert_eq!(target_changed(&h, &same, "podinfo"), None);
+        assert_eq!(
+            target_changed(&h, &same, "other"),
+            Some("chart name changed")
+        );
+        let moved = st(snap("podinfo", "apps", "podinfo"), "flux-system");
+        assert_eq!(
+            target_changed(&h, &moved, "podinfo"),
+            Some("release namespace changed")
+        );
+        let renamed = st(snap("old", "flux-system", "podinfo"), "flux-system");
+        assert_eq!(
+            target_changed(&h, &renamed, "podinfo"),
+            Some("release name changed")
+        );
+        let stored = st(snap("podinfo", "flux-system", "podinfo"), "elsewhere");
+        assert_eq!(
+            target_changed(&h, &stored, "podinfo"),
+            Some("storage namespace changed")
+        );
+        assert_eq!(
+            target_changed(&h, &HelmReleaseStatus::default(), "podinfo"),
+            None
+        );
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub struct Failed {
     pub message: String,
 }
 
-/// Uninstalls the release `name`: `Ok(None)` when there is none, else the newest
-/// revision as it was left (`uninstalled`).
+/// Uninstalls the release `name` (whose namespaced objects default to `namespace`):
+/// `Ok(None)` when there is none, else the newest revision as it was left
+/// (`uninstalled`).
 ///
 /// # Errors
 /// [`Failed`] when reading or writing the records or deleting the objects failed.
@@ -45,6 +46,7 @@ pub async fn uninstall(
     hr: &HelmRelease,
     storage: &SecretStorage,
     name: &str,
+    namespace: &str,
 ) -> Result<Option<Release>, Failed> {
     let unstored = |message: String| Failed {
         stored: false,
@@ -75,10 +77,7 @@ pub async fn uninstall(
             .iter()
             .filter(|r| r.info.status == Status::Deployed)
             .collect();
-        let targets = replaced_inventory(
-            deployed.into_iter().chain([&latest]),
-            &hr.release_namespace(),
-        );
+        let targets = replaced_inventory(deployed.into_iter().chain([&latest]), namespace);
         let propagation =
             Propagation::parse(spec.deletion_propagation()).unwrap_or(Propagation::Background);
         if let Err(err) = delete_objects(
@@ -201,7 +200,7 @@ pub async fn remediate(req: &Request<'_>, status: &mut HelmReleaseStatus) -> Res
         },
     );
     let generation = req.hr.metadata.generation;
-    match uninstall(req.ctx, req.hr, &req.storage, &req.name).await {
+    match uninstall(req.ctx, req.hr, &req.storage, &req.name, &req.namespace).await {
         Ok(rel) => {
             let mut history = req.history().await?;
             if history.is_empty()

@@ -20,17 +20,19 @@
 //! manifest, apply/prune/wait). Failure counters (`failures`, `installFailures`,
 //! `upgradeFailures`) count failures that stored a revision and reset when the
 //! generation, the chart version or the values change, or on `reconcile.fluxcd.io/resetAt`;
-//! retries used up → `Stalled=True` `RetriesExceeded`. Nothing is written when the
-//! deployed revision is the recorded one and matches the chart and values.
+//! retries used up → `Stalled=True` `RetriesExceeded`; `reconcile.fluxcd.io/forceAt`
+//! releases once more. A new release name, target namespace, storage namespace or chart
+//! name uninstalls the old release first. Nothing is written when the deployed revision
+//! is the recorded one and matches the chart and values.
 //!
 //! # Caveats
 //! Not in this slice: hooks (the renderer is asked for none, so hooks do not run; the
 //! actions mark where they would run), Helm tests (so `ignoreTestFailures` and the
 //! TestSuccess condition play no part in remediation), drift detection, `postRenderers`,
-//! `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, `chartRef` to an
-//! OCIRepository, the `reconcile.fluxcd.io/forceAt` annotation, and the release-target
-//! change (a new `releaseName`/`targetNamespace`/`storageNamespace` does not uninstall the
-//! old release first). `rollback.recreate`, `force` and `cleanupOnFail` are not honoured.
+//! `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies and `chartRef` to an
+//! OCIRepository. `rollback.recreate`, the actions' `force` and `cleanupOnFail`, and
+//! `disableWaitForJobs` are not honoured (objects a failed upgrade added are pruned by the
+//! next upgrade or rollback instead).
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
 //! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile but do not

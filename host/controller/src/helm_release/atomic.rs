@@ -38,6 +38,9 @@ pub struct Request<'a> {
     /// The merged values and their digest.
     pub values: Values,
     pub config_digest: String,
+    /// Whether a status in progress was written (the final status must then be written
+    /// even if it equals the one the reconcile started from).
+    pub progressed: std::sync::atomic::AtomicBool,
 }
 
 impl Request<'_> {
@@ -218,7 +221,7 @@ pub async fn run(
                 .with_observed_generation(generation),
             );
         }
-        patch_progress(api, req.hr, status).await;
+        patch_progress(req, api, status).await;
 
         match &next {
             Next::Unlock => unlock::run(req, status).await?,
@@ -245,7 +248,7 @@ pub async fn run(
             }
         }
         done.push(next.kind());
-        patch_progress(api, req.hr, status).await;
+        patch_progress(req, api, status).await;
     }
 }
 
@@ -260,8 +263,10 @@ fn humantime_secs(d: std::time::Duration) -> String {
 }
 
 /// Writes the status in progress; a failure only delays what the user sees.
-async fn patch_progress(api: &Api<HelmRelease>, hr: &HelmRelease, status: &HelmReleaseStatus) {
-    if let Err(e) = crate::status::patch(api, hr, status).await {
+async fn patch_progress(req: &Request<'_>, api: &Api<HelmRelease>, status: &HelmReleaseStatus) {
+    req.progressed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = crate::status::patch(api, req.hr, status).await {
         tracing::debug!(error = %e, "writing the progress status failed");
     }
 }

@@ -354,6 +354,7 @@ async fn release(
     hr: &HelmRelease,
     chart: &ChartArtifact,
     status: &mut HelmReleaseStatus,
+    progressed: &mut bool,
 ) -> Result<atomic::Settled, Failure> {
     let name = hr.release_name();
     let user_values = values::collect(&ctx.client, hr)
@@ -403,8 +404,11 @@ async fn release(
         metadata,
         values: user_values,
         config_digest,
+        progressed: std::sync::atomic::AtomicBool::new(false),
     };
-    atomic::run(&req, api, status, force).await
+    let settled = atomic::run(&req, api, status, force).await;
+    *progressed = req.progressed.load(std::sync::atomic::Ordering::Relaxed);
+    settled
 }
 
 /// Why the release the status records is not the one the spec makes (Flux's
@@ -539,9 +543,10 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         .filter(|_| hr.spec.chart.is_some())
         .map(|(ns, name)| format!("{ns}/{name}"));
 
+    let mut progressed = false;
     let outcome = async {
         let chart = chart_artifact(ctx, &hr).await?;
-        release(ctx, api, &hr, &chart, &mut status).await
+        release(ctx, api, &hr, &chart, &mut status, &mut progressed).await
     }
     .await;
 
@@ -632,11 +637,17 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         }
     };
     status.observed_generation = generation;
+    // A status in progress was written: the final one replaces it whatever it is.
+    let baseline = if progressed {
+        HelmReleaseStatus::default()
+    } else {
+        original
+    };
     status::finish(
         ctx,
         api,
         hr.as_ref(),
-        &original,
+        &baseline,
         &status,
         &status.conditions,
         event,

@@ -886,3 +886,46 @@ async fn a_new_target_namespace_uninstalls_the_old_release_first() {
     assert_eq!(event_count(&env, "UninstallSucceeded").await, 1);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_uninstall_remediation_that_cannot_delete_keeps_the_release_and_is_retried() {
+    let mut env = Env::new().await;
+    let home = env.tmp.path().join("helm-home");
+    let repo = package_chart(&env.tmp.path().join("charts"), &home);
+    let (server, _) = gyre_test_support::static_server(&repo, None);
+    let kubeconfig = env.tmp.path().join("kubeconfig");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    // The first Deployment deletion fails (every attempt of one request).
+    env.sim.add_fault(
+        kube_sim::FaultRule::error(500)
+            .on_verb("delete")
+            .on_resource("deployments")
+            .times(3),
+    );
+    env.start();
+    env.apply_yaml(&format!(
+        "{}---\n{}",
+        repository_yaml(&server.url()),
+        release_yaml(&values(2, FAILING)).replace("      retries: 3\n", "      retries: 1\n")
+    ))
+    .await;
+
+    // Install fails; the uninstall remediation cannot delete the Deployment, so the
+    // release record is put back as it was and the remediation is retried.
+    let hr = env
+        .wait_for(HR, "flux-system", "podinfo", TIMEOUT, "stalled", stalled)
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&hr, "Stalled").unwrap()["message"],
+        "Failed to install after 2 attempt(s)"
+    );
+    assert_eq!(event_count(&env, "UninstallFailed").await, 1);
+    assert_eq!(event_count(&env, "UninstallSucceeded").await, 1);
+    assert_eq!(hr["status"]["installFailures"], 2);
+    // Two install failures and one failed remediation.
+    assert_eq!(hr["status"]["failures"], 3);
+    let history = helm_history(&home, &kubeconfig);
+    assert_eq!(statuses(&history), [(1, "failed")], "{history:?}");
+    env.stop().await;
+}

@@ -241,12 +241,13 @@ pub async fn remediate(req: &Request<'_>, status: &mut HelmReleaseStatus) -> Res
                 )
                 .with_observed_generation(generation),
             );
-            req.event(Severity::Warning, reason::UNINSTALL_FAILED, &message)
-                .await;
             if failed.stored {
+                req.event(Severity::Warning, reason::UNINSTALL_FAILED, &message)
+                    .await;
                 status.history = Some(req.history().await?);
                 Ok(())
             } else {
+                // The reconcile reports it (and its event) as a failure to retry.
                 Err(Failure::new(reason::UNINSTALL_FAILED, message))
             }
         }

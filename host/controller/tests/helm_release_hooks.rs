@@ -878,3 +878,66 @@ async fn a_failing_pre_install_hook_fails_the_install_and_hook_failed_deletes_it
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rollback_remediation_runs_the_pre_rollback_hooks_of_the_target() {
+    let (mut env, home, kubeconfig, _server) = setup().await;
+    let remediation = "  upgrade:\n    remediation:\n      retries: 1\n";
+    env.apply_yaml(&release_yaml("    greeting: v1\n", remediation))
+        .await;
+    env.wait_for(HR, NS, "hooked", TIMEOUT, "installed", |o| {
+        reason(o) == "InstallSucceeded"
+    })
+    .await;
+    // The upgrade's pre-upgrade Job fails; the remediation rolls back to revision 1.
+    env.apply_yaml(&release_yaml(
+        "    greeting: v2\n    jobBehavior: fail\n",
+        remediation,
+    ))
+    .await;
+    env.wait_for(HR, NS, "hooked", TIMEOUT, "rolled back", |o| {
+        o.is_some_and(|o| {
+            o["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["reason"] == "RollbackSucceeded"))
+        })
+    })
+    .await;
+    let history: Vec<Value> = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &["history", "hooked", "-n", NS, "-o", "json"],
+    ))
+    .unwrap();
+    let rollback = history
+        .iter()
+        .find(|r| r["description"] == "Rollback to 1")
+        .unwrap_or_else(|| panic!("no rollback in {history:?}"));
+    let revision = rollback["revision"].to_string();
+    let rel: Value = serde_json::from_str(&helm(
+        &home,
+        Some(&kubeconfig),
+        &[
+            "status",
+            "hooked",
+            "-n",
+            NS,
+            "--revision",
+            &revision,
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    // hooked-b-hook runs on pre-rollback (and post-delete); hook-succeeded removed it.
+    assert_eq!(
+        hook(&rel, "hooked-b-hook")["last_run"]["phase"],
+        "Succeeded"
+    );
+    assert!(get(&env, "ConfigMap", "hooked-b-hook").await.is_none());
+    assert_eq!(
+        get(&env, "ConfigMap", "hooked-config").await.unwrap()["data"]["greeting"],
+        "v1"
+    );
+    env.stop().await;
+}

@@ -1,6 +1,7 @@
-//! Helm tests: with `spec.test.enable`, the release's `test` hooks run after a successful
-//! install or upgrade (and once for a release that was never tested), as helm-controller's
-//! Test action runs `helm test`; the result is the `TestSuccess` condition and the hooks'
+//! Helm tests: with `spec.test.enable`, the release's `test` hooks run once the release
+//! has settled in sync on a revision whose tests have not run (so after each successful
+//! install or upgrade, and once for a release deployed before tests were enabled), as
+//! helm-controller's Test action runs `helm test`; the result is the `TestSuccess` condition and the hooks'
 //! `last_run` in the stored release (so `helm status` shows the test suite).
 //!
 //! Selection follows Helm's name filters as Flux builds them from `spec.test.filters`:
@@ -124,7 +125,7 @@ fn success_message(rel: &Release) -> String {
     };
     format!(
         "Helm test succeeded for release {} with chart {}@{}: {hooks}",
-        super::full_name(rel),
+        super::state::full_name(rel),
         rel.chart.metadata.name,
         rel.chart.metadata.version
     )
@@ -133,7 +134,7 @@ fn success_message(rel: &Release) -> String {
 fn failure_message(rel: &Release, err: &str) -> String {
     format!(
         "Helm test failed for release {} with chart {}@{}: {}",
-        super::full_name(rel),
+        super::state::full_name(rel),
         rel.chart.metadata.name,
         rel.chart.metadata.version,
         err.trim()
@@ -217,7 +218,7 @@ pub async fn run_if_due(
             .iter_mut()
             .filter(|s| s.version == i64::from(rel.version))
         {
-            *s = super::snapshot(rel, &s.config_digest.clone());
+            *s = super::state::snapshot(rel, &s.config_digest.clone());
         }
     }
     let event = match &outcome {
@@ -249,6 +250,28 @@ pub fn record(
         status.failures = Some(status.failures.unwrap_or(0) + 1);
     }
     summarize(&mut status.conditions, generation, hr, &run.outcome);
+}
+
+/// The tests of the newest revision once the release settled in sync: run when enabled
+/// and not run yet for it, else read from its hooks. `None` when there is no deployed
+/// revision or the storage cannot be read (the next reconcile tries again).
+pub async fn for_settled(
+    ctx: &Context,
+    hr: &HelmRelease,
+    status: &mut HelmReleaseStatus,
+) -> Option<TestRun> {
+    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let mut latest = match storage.history(&hr.release_name()).await {
+        Ok(releases) => releases.into_iter().last()?,
+        Err(e) => {
+            tracing::warn!(release = %hr.release_name(), error = %e, "reading the release for its tests");
+            return None;
+        }
+    };
+    if latest.info.status != gyre_release::Status::Deployed {
+        return None;
+    }
+    Some(run_if_due(ctx, hr, &mut latest, status, false).await)
 }
 
 /// Sets `TestSuccess` from the outcome and, unless failures are ignored, `Ready` from

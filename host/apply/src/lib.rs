@@ -44,6 +44,7 @@
 pub mod api;
 pub mod apply;
 pub mod changeset;
+pub mod cluster_drift;
 pub mod diff;
 pub mod drift;
 pub mod error;
@@ -60,6 +61,7 @@ use serde_json::Value;
 pub use api::RequestOptions;
 pub use apply::{ApplyOptions, ApplyResult};
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
+pub use cluster_drift::{Drift, DriftKind, DriftOptions, DriftReport, DriftTarget};
 pub use diff::{DiffOptions, DiffResult, ObjectDiff};
 pub use error::{Error, Failure, RequestError, Result};
 pub use health::{Health, assess};

@@ -22,6 +22,9 @@
 //! The config digest is computed over Gyre's YAML encoding of the values (see
 //! [`values::digest`]).
 
+pub mod crds;
+pub mod drift;
+pub mod target;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -534,9 +537,16 @@ async fn release(
         "noHooks": true,
         "skipTests": true,
     });
-    let out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
+    let mut out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
         .await
         .map_err(|e| Failure::new(failed_reason, fail_msg(&e.chain())))?;
+    // `crds/` files are not release objects (crds.rs); they are applied per CRD policy.
+    let crd_objects = crds::take(&mut out.objects, &mut out.origins);
+
+    // CRDs first, before the release is recorded, as helm-controller does.
+    let crd_changes = crds::apply(ctx, hr, upgrade, crd_objects)
+        .await
+        .map_err(|m| Failure::new(failed_reason, fail_msg(&m)))?;
 
     // Record the pending revision, as Helm does before touching the cluster.
     let now = gyre_release::Time::now();
@@ -605,7 +615,7 @@ async fn release(
             Ok(Done::Released {
                 release: rel,
                 action,
-                changes,
+                changes: crd_changes.into_iter().chain(changes).collect(),
             })
         }
         Err(err) => {
@@ -707,6 +717,8 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
     let mut event = None;
     let requeue = match outcome {
         Ok(Done::UpToDate(rel)) => {
+            // In sync: compare the cluster with the release (drift.rs).
+            let drifted = drift::reconcile(ctx, &hr, &rel).await;
             let message = format!(
                 "Helm release {} with chart {}@{} is up to date",
                 full_name(&rel),
@@ -725,8 +737,13 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 // Keep the message of the release that made it ready.
                 meta::mark_ready(conditions, generation, &c.reason, c.message);
             }
-            ctx.backoff.succeeded(&what);
-            hr.spec.interval.as_std()
+            if let Err(failed) = drifted {
+                failed.mark(conditions, generation);
+                ctx.backoff.failed(&what, hr.spec.interval.as_std())
+            } else {
+                ctx.backoff.succeeded(&what);
+                hr.spec.interval.as_std()
+            }
         }
         Ok(Done::Released {
             release,

@@ -240,10 +240,7 @@ impl Api {
         ops: &Value,
         manager: &str,
     ) -> Result<Value, RequestError> {
-        let url = format!(
-            "{}/{name}?fieldManager={manager}",
-            Self::url(ti, namespace)
-        );
+        let url = format!("{}/{name}?fieldManager={manager}", Self::url(ti, namespace));
         let body = serde_json::to_vec(ops).unwrap_or_default();
         self.call(|| {
             let req = http::Request::patch(url.as_str())

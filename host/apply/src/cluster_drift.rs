@@ -137,7 +137,11 @@ impl DriftReport {
 impl Applier {
     /// Compares a set that was applied before with the cluster (see the module docs).
     /// Nothing is written.
-    pub async fn detect_drift(&self, targets: Vec<DriftTarget>, opts: &DriftOptions) -> DriftReport {
+    pub async fn detect_drift(
+        &self,
+        targets: Vec<DriftTarget>,
+        opts: &DriftOptions,
+    ) -> DriftReport {
         let mut report = DriftReport::default();
         let mut items: Vec<(Item, Vec<String>)> = Vec::new();
         for t in targets {
@@ -173,8 +177,7 @@ impl Applier {
                 self.plan(i, l, prefetched, true)
             })
             .collect();
-        let plans: Vec<Result<Planned, Error>> =
-            stream::iter(futures).buffered(n).collect().await;
+        let plans: Vec<Result<Planned, Error>> = stream::iter(futures).buffered(n).collect().await;
         for (p, ignore) in plans.into_iter().zip(ignores) {
             let p = match p {
                 Ok(p) => p,
@@ -224,7 +227,11 @@ impl Applier {
             .into_iter()
             .partition(|d| d.kind == DriftKind::Missing);
         for d in missing {
-            match self.api.apply(&d.ti, &d.desired, &self.manager, false).await {
+            match self
+                .api
+                .apply(&d.ti, &d.desired, &self.manager, false)
+                .await
+            {
                 Ok(_) => cs.add(d.object.clone(), &d.version, Action::Created),
                 Err(e) => errors.push(Error::CorrectionFailed {
                     object: d.object.to_string(),
@@ -335,9 +342,7 @@ fn equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
         }
         _ => a == b,
     }
@@ -439,7 +444,10 @@ mod tests {
         let mut d = dry();
         d["spec"] = live()["spec"].clone();
         d["metadata"]["labels"] = json!({"app": "d"});
-        assert!(drift_patch(&live(), &d, &[]).is_empty(), "removal is not drift");
+        assert!(
+            drift_patch(&live(), &d, &[]).is_empty(),
+            "removal is not drift"
+        );
         d["metadata"]["labels"] = json!({"app": "e", "team/x~y": "t"});
         let ops = drift_patch(&live(), &d, &[]);
         assert_eq!(
@@ -458,7 +466,10 @@ mod tests {
         remove_pointer(&mut v, "/l/1");
         remove_pointer(&mut v, "/nothing/here");
         remove_pointer(&mut v, "/l/9");
-        assert_eq!(v, json!({"metadata": {"annotations": {"c": "2"}}, "l": [1, 3]}));
+        assert_eq!(
+            v,
+            json!({"metadata": {"annotations": {"c": "2"}}, "l": [1, 3]})
+        );
     }
 
     #[test]

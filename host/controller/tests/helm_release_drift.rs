@@ -302,8 +302,7 @@ async fn delete_service(env: &Env) {
 async fn wait_handled(env: &Env) -> Value {
     env.wait_for(HR, NS, "podinfo", TIMEOUT, "generation handled", |o| {
         o.is_some_and(|o| {
-            o["status"]["observedGeneration"] == o["metadata"]["generation"]
-                && is_ready(Some(o))
+            o["status"]["observedGeneration"] == o["metadata"]["generation"] && is_ready(Some(o))
         })
     })
     .await
@@ -376,9 +375,14 @@ spec:
     )
     .await;
     let svc = env
-        .wait_for(("v1", "Service"), NS, "podinfo", TIMEOUT, "recreated", |o| {
-            o.is_some()
-        })
+        .wait_for(
+            ("v1", "Service"),
+            NS,
+            "podinfo",
+            TIMEOUT,
+            "recreated",
+            |o| o.is_some(),
+        )
         .await
         .unwrap();
     println!("drift corrected {:?} after the edit", started.elapsed());
@@ -397,7 +401,9 @@ spec:
         "{detected}"
     );
     assert!(
-        detected.contains("Deployment/flux-system/podinfo changed (0 additions, 2 changes, 0 removals)"),
+        detected.contains(
+            "Deployment/flux-system/podinfo changed (0 additions, 2 changes, 0 removals)"
+        ),
         "{detected}"
     );
     let corrected = wait_event(&env, "podinfo", "DriftCorrected", "Normal", |n| {
@@ -405,7 +411,8 @@ spec:
     })
     .await;
     assert!(
-        corrected.starts_with("Cluster state of release flux-system/podinfo.v1 has been corrected:\n")
+        corrected
+            .starts_with("Cluster state of release flux-system/podinfo.v1 has been corrected:\n")
             && corrected.contains("Deployment/flux-system/podinfo configured"),
         "{corrected}"
     );
@@ -434,7 +441,10 @@ spec:
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(deployment(&env).await["spec"]["replicas"], 4);
     let hr = env.get(HR.0, HR.1, NS, "podinfo").await.unwrap();
-    assert!(is_ready(Some(&hr)), "warn does not fail the release: {hr:#}");
+    assert!(
+        is_ready(Some(&hr)),
+        "warn does not fail the release: {hr:#}"
+    );
 
     // An ignore rule on /spec/replicas: the person's replicas stay, the image is restored.
     env.apply_yaml(&podinfo_release(
@@ -481,7 +491,11 @@ spec:
             && o.is_some_and(|o| o["status"]["history"][0]["version"] == 2)
     })
     .await;
-    assert_eq!(deployment(&env).await["spec"]["replicas"], 1, "the upgrade applies");
+    assert_eq!(
+        deployment(&env).await["spec"]["replicas"],
+        1,
+        "the upgrade applies"
+    );
     edit_deployment(
         &env,
         json!({"spec": {"template": {"spec": {"containers": [
@@ -489,9 +503,14 @@ spec:
     )
     .await;
     delete_service(&env).await;
-    env.wait_for(("v1", "Service"), NS, "podinfo", TIMEOUT, "recreated", |o| {
-        o.is_some()
-    })
+    env.wait_for(
+        ("v1", "Service"),
+        NS,
+        "podinfo",
+        TIMEOUT,
+        "recreated",
+        |o| o.is_some(),
+    )
     .await;
     // The check that restored the Service saw the Deployment and left it.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -652,8 +671,14 @@ spec:
     .await;
     let c = crd(&env).await.expect("the CRD");
     assert_eq!(crd_generation(&c), "1");
-    assert_eq!(c["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"], "widgets");
-    assert_eq!(c["metadata"]["labels"]["helm.toolkit.fluxcd.io/namespace"], NS);
+    assert_eq!(
+        c["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"],
+        "widgets"
+    );
+    assert_eq!(
+        c["metadata"]["labels"]["helm.toolkit.fluxcd.io/namespace"],
+        NS
+    );
     let w = env
         .get("example.com/v1", "Widget", NS, "widgets")
         .await

@@ -142,9 +142,9 @@ pub async fn apply(
         crds.into_iter()
             .filter(|o| {
                 gyre_apply::ObjectRef::of(o).is_ok_and(|(r, _)| {
-                    missing.iter().any(|m| {
-                        m.group == r.group && m.kind == r.kind && m.name == r.name
-                    })
+                    missing
+                        .iter()
+                        .any(|m| m.group == r.group && m.kind == r.kind && m.name == r.name)
                 })
             })
             .collect()
@@ -195,7 +195,10 @@ mod tests {
         let h = hr(json!({"skipCRDs": true}), json!({}));
         assert_eq!(policy(&h, false), Ok(Policy::Skip));
         // `crds` takes precedence over the deprecated flag (helm-controller#261).
-        let h = hr(json!({"skipCRDs": true, "crds": "CreateReplace"}), json!({"crds": "Skip"}));
+        let h = hr(
+            json!({"skipCRDs": true, "crds": "CreateReplace"}),
+            json!({"crds": "Skip"}),
+        );
         assert_eq!(policy(&h, false), Ok(Policy::CreateReplace));
         assert_eq!(policy(&h, true), Ok(Policy::Skip));
     }

@@ -182,7 +182,9 @@ pub fn targets(manifest: &str, namespace: &str, rules: &Rules) -> Vec<DriftTarge
         }
         let kind = v["kind"].as_str().unwrap_or_default();
         if !super::CLUSTER_SCOPED.contains(&kind)
-            && v["metadata"]["namespace"].as_str().is_none_or(str::is_empty)
+            && v["metadata"]["namespace"]
+                .as_str()
+                .is_none_or(str::is_empty)
             && v["metadata"].is_object()
         {
             v["metadata"]["namespace"] = Value::String(namespace.to_string());
@@ -347,8 +349,17 @@ metadata:
         assert_eq!(
             ignored,
             [
-                ("Deployment", &vec!["/spec/replicas".to_string(), "/metadata/annotations/x".into()]),
-                ("Service", &vec!["/metadata/annotations/x".to_string(), String::new()]),
+                (
+                    "Deployment",
+                    &vec![
+                        "/spec/replicas".to_string(),
+                        "/metadata/annotations/x".into()
+                    ]
+                ),
+                (
+                    "Service",
+                    &vec!["/metadata/annotations/x".to_string(), String::new()]
+                ),
                 // Cluster-scoped: no namespace, so a namespace target does not select it.
                 ("ClusterRole", &vec!["/metadata/annotations/x".to_string()]),
             ]
@@ -394,12 +405,20 @@ metadata:
     #[test]
     fn a_failed_correction_leaves_ready_unknown_and_a_failed_comparison_ready_false() {
         let mut c = Vec::new();
-        Failed { correcting: true, message: "x".into() }.mark(&mut c, Some(2));
+        Failed {
+            correcting: true,
+            message: "x".into(),
+        }
+        .mark(&mut c, Some(2));
         let ready = meta::find_condition(&c, condition_types::READY).unwrap();
         assert_eq!(ready.status, ConditionStatus::Unknown);
         assert_eq!(ready.message, "correcting cluster drift");
         let mut c = Vec::new();
-        Failed { correcting: false, message: "boom".into() }.mark(&mut c, Some(2));
+        Failed {
+            correcting: false,
+            message: "boom".into(),
+        }
+        .mark(&mut c, Some(2));
         let ready = meta::find_condition(&c, condition_types::READY).unwrap();
         assert_eq!(ready.status, ConditionStatus::False);
         assert_eq!(ready.reason, reason::STATE_ERROR);

@@ -7,14 +7,16 @@
 //! deleted with it) or the one `spec.chartRef` names. Release records are Helm's
 //! (`gyre-release`), so `helm list` and `helm history` see every revision; objects are
 //! applied with server-side apply and labelled `helm.toolkit.fluxcd.io/name|namespace`
-//! like helm-controller's. Nothing is written when neither the chart nor the values
-//! changed since the deployed revision.
+//! like helm-controller's. No revision is written when neither the chart nor the values
+//! changed since the deployed revision; then, with `driftDetection` `warn` or `enabled`,
+//! the cluster is compared with the release and drift is reported or corrected
+//! ([`drift`]). The objects of a chart's `crds/` directories are not release objects:
+//! they are applied before the release per the install or upgrade CRD policy ([`crds`]).
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
-//! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
-//! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
+//! renderer is asked for none, so hooks do not run), Helm tests, `postRenderers`,
+//! `dependsOn`, `serviceAccountName`/`kubeConfig`, and `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
 //! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an

@@ -66,13 +66,18 @@ impl Target {
                     }),
             }
         };
-        let sel = |field: &'static str, p: &Option<String>| match p.as_deref().filter(|p| !p.is_empty()) {
+        let sel = |field: &'static str, p: &Option<String>| match p
+            .as_deref()
+            .filter(|p| !p.is_empty())
+        {
             None => Ok(None),
-            Some(p) => parse_selector(p).map(Some).map_err(|reason| Error::Selector {
-                field,
-                selector: p.to_string(),
-                reason,
-            }),
+            Some(p) => parse_selector(p)
+                .map(Some)
+                .map_err(|reason| Error::Selector {
+                    field,
+                    selector: p.to_string(),
+                    reason,
+                }),
         };
         Ok(Target {
             group: re("group", &s.group)?,
@@ -108,7 +113,10 @@ impl Target {
         m(&self.group, group)
             && m(&self.version, version)
             && m(&self.kind, obj["kind"].as_str().unwrap_or_default())
-            && m(&self.name, obj["metadata"]["name"].as_str().unwrap_or_default())
+            && m(
+                &self.name,
+                obj["metadata"]["name"].as_str().unwrap_or_default(),
+            )
             && m(
                 &self.namespace,
                 obj["metadata"]["namespace"].as_str().unwrap_or_default(),
@@ -217,7 +225,11 @@ mod tests {
 
     #[test]
     fn an_empty_target_matches_everything() {
-        assert!(Target::new(&Selector::default()).unwrap().matches(&deploy()));
+        assert!(
+            Target::new(&Selector::default())
+                .unwrap()
+                .matches(&deploy())
+        );
     }
 
     #[test]
@@ -232,27 +244,44 @@ mod tests {
         assert!(t(json!({"group": "apps", "version": "v1"})));
         assert!(!t(json!({"group": "batch"})));
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
-        assert!(Target::new(&sel(json!({"group": "", "version": "v1"}))).unwrap().matches(&svc));
-        assert!(!Target::new(&sel(json!({"group": "apps"}))).unwrap().matches(&svc));
+        assert!(
+            Target::new(&sel(json!({"group": "", "version": "v1"})))
+                .unwrap()
+                .matches(&svc)
+        );
+        assert!(
+            !Target::new(&sel(json!({"group": "apps"})))
+                .unwrap()
+                .matches(&svc)
+        );
     }
 
     #[test]
     fn label_and_annotation_selectors_use_the_label_selector_syntax() {
         let t = |v| Target::new(&sel(v)).unwrap().matches(&deploy());
         assert!(t(json!({"labelSelector": "app=podinfo"})));
-        assert!(t(json!({"labelSelector": "app==podinfo,tier in (web, api)"})));
+        assert!(t(
+            json!({"labelSelector": "app==podinfo,tier in (web, api)"})
+        ));
         assert!(!t(json!({"labelSelector": "app=podinfo,tier notin (web)"})));
         assert!(t(json!({"labelSelector": "tier,!missing"})));
         assert!(!t(json!({"labelSelector": "app!=podinfo"})));
         assert!(t(json!({"annotationSelector": "drift=ignore"})));
         assert!(!t(json!({"annotationSelector": "drift=keep"})));
-        assert!(!t(json!({"annotationSelector": "app"})), "labels are not annotations");
+        assert!(
+            !t(json!({"annotationSelector": "app"})),
+            "labels are not annotations"
+        );
     }
 
     #[test]
     fn bad_patterns_and_selectors_are_clear_errors() {
         let e = Target::new(&sel(json!({"kind": "Deploy("}))).unwrap_err();
-        assert!(e.to_string().starts_with("invalid kind regular expression \"Deploy(\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("invalid kind regular expression \"Deploy(\""),
+            "{e}"
+        );
         let e = Target::new(&sel(json!({"labelSelector": "a in (b"}))).unwrap_err();
         assert!(e.to_string().contains("unbalanced parentheses"), "{e}");
         let e = Target::new(&sel(json!({"labelSelector": "a=b,,c"}))).unwrap_err();

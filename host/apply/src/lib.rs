@@ -31,6 +31,10 @@
 //! Kustomization, so its ownership labels are not reported as changes), prints
 //! [`DiffResult::render`] and exits 1 when [`DiffResult::has_changes`].
 //!
+//! HelmRelease drift detection calls [`Applier::detect_drift`] with the release manifest's
+//! objects (and the JSON pointers each ignores), then [`Applier::correct_drift`] with what
+//! drifted: missing objects are created, modified ones JSON-patched back, as Flux does.
+//!
 //! `serviceAccountName` and `kubeConfig` are the caller's: build the `kube::Client` with
 //! impersonation or for the remote cluster and give it to [`Applier::new`].
 //!

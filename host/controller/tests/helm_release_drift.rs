@@ -516,6 +516,32 @@ spec:
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(image(&deployment(&env).await), EDITED_IMAGE);
 
+    // A comparison that cannot be made is `Ready=False` (`StateError`), retried; once the
+    // API answers again, the drift is corrected and the release is ready.
+    env.sim.add_fault(
+        kube_sim::FaultRule::error(500)
+            .on_verb("patch")
+            .on_resource("services"),
+    );
+    delete_service(&env).await;
+    let hr = env
+        .wait_for(HR, NS, "podinfo", TIMEOUT, "state error", |o| {
+            reason(o) == "StateError"
+        })
+        .await
+        .unwrap();
+    let message = ready(Some(&hr)).unwrap()["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Could not determine release state: unable to determine cluster state: Service/flux-system/podinfo dry-run failed"
+        ),
+        "{message}"
+    );
+    env.sim.clear_faults();
+    env.wait_for(HR, NS, "podinfo", TIMEOUT, "ready again", |o| is_ready(o))
+        .await;
+    assert!(env.get("v1", "Service", NS, "podinfo").await.is_some());
+
     assert_eq!(
         helm_history(&home, &kubeconfig, "podinfo"),
         [(1, "superseded".to_string()), (2, "deployed".to_string())],

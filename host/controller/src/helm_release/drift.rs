@@ -258,7 +258,14 @@ pub async fn reconcile(ctx: &Context, hr: &HelmRelease, rel: &Release) -> Result
     if mode == Mode::Warn {
         return Ok(Outcome::Reported(summary));
     }
-    match ctx.applier.correct_drift(&report.drifted).await {
+    let timeout = hr.spec.timeout();
+    // Bounded by spec.timeout, as Flux bounds the correction.
+    let corrected =
+        match tokio::time::timeout(timeout, ctx.applier.correct_drift(&report.drifted)).await {
+            Ok(r) => r.map_err(|f| (f.change_set.summary(), f.chain())),
+            Err(_) => Err((String::new(), format!("timed out after {timeout:?}"))),
+        };
+    match corrected {
         Ok(cs) => {
             let lines = cs.summary();
             ctx.events
@@ -271,12 +278,11 @@ pub async fn reconcile(ctx: &Context, hr: &HelmRelease, rel: &Release) -> Result
                 .await;
             Ok(Outcome::Corrected(lines))
         }
-        Err(f) => {
-            let done = f.change_set.summary();
+        Err((done, error)) => {
             let mut message = format!(
                 "Failed to {}correct cluster state of release {release}:\n{}",
                 if done.is_empty() { "" } else { "partially " },
-                f.chain()
+                error
             );
             if !done.is_empty() {
                 message.push_str(&format!("\n\nSuccessful corrections:\n{done}"));

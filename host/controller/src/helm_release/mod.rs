@@ -718,9 +718,12 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
     let conditions = &mut status.conditions;
     let mut event = None;
     let requeue = match outcome {
-        Ok(Done::UpToDate(rel)) => {
+        Ok(Done::UpToDate(rel)) => 'in_sync: {
             // In sync: compare the cluster with the release (drift.rs).
-            let drifted = drift::reconcile(ctx, &hr, &rel).await;
+            if let Err(failed) = drift::reconcile(ctx, &hr, &rel).await {
+                failed.mark(conditions, generation);
+                break 'in_sync ctx.backoff.failed(&what, hr.spec.interval.as_std());
+            }
             let message = format!(
                 "Helm release {} with chart {}@{} is up to date",
                 full_name(&rel),
@@ -739,13 +742,8 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 // Keep the message of the release that made it ready.
                 meta::mark_ready(conditions, generation, &c.reason, c.message);
             }
-            if let Err(failed) = drifted {
-                failed.mark(conditions, generation);
-                ctx.backoff.failed(&what, hr.spec.interval.as_std())
-            } else {
-                ctx.backoff.succeeded(&what);
-                hr.spec.interval.as_std()
-            }
+            ctx.backoff.succeeded(&what);
+            hr.spec.interval.as_std()
         }
         Ok(Done::Released {
             release,

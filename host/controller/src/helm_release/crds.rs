@@ -10,7 +10,8 @@
 //!
 //! What is created or updated carries the HelmRelease's `helm.toolkit.fluxcd.io/name|
 //! namespace` labels, and the release waits (up to 60 s) for the CRDs to be Established.
-//! CRDs under `templates/` are ordinary release objects.
+//! CRDs under `templates/` are ordinary release objects, except that an object a `crds/`
+//! directory holds is never pruned from an older revision ([`spare`]).
 //!
 //! Defaults: `Create` on install (`Skip` when only `skipCRDs: true` is set; `crds` takes
 //! precedence), and `Create` on upgrade too. helm-controller's API documentation says the
@@ -20,7 +21,7 @@
 //! what helm-controller does.
 
 use gyre_api::helm::HelmRelease;
-use gyre_apply::{Action, ApplyOptions, DiffOptions, Owner};
+use gyre_apply::{Action, ApplyOptions, DiffOptions, Inventory, ObjectRef, Owner};
 use kube::ResourceExt;
 use serde_json::Value;
 
@@ -97,6 +98,26 @@ pub fn take(objects: &mut Vec<Value>, origins: &mut Vec<String>) -> Vec<Value> {
     crds
 }
 
+/// The previous release's objects to prune from, without those a `crds/` directory of the
+/// chart holds now. Deleting a CRD deletes every custom resource of its kind, and a
+/// `crds/` object is not the release's to delete: this covers a CRD that moved from
+/// `templates/` to `crds/`, and releases recorded before `crds/` objects were kept out of
+/// the manifest.
+pub fn spare(previous: Inventory, crds: &[Value]) -> Inventory {
+    let held: Vec<ObjectRef> = crds
+        .iter()
+        .filter_map(|o| ObjectRef::of(o).ok().map(|(r, _)| r))
+        .collect();
+    let same =
+        |a: &ObjectRef, b: &ObjectRef| a.group == b.group && a.kind == b.kind && a.name == b.name;
+    let refs = previous.refs();
+    Inventory::from_refs(
+        refs.iter()
+            .filter(|(r, _)| !held.iter().any(|h| same(h, r)))
+            .map(|(r, v)| (r, v.as_str())),
+    )
+}
+
 /// Applies the `crds/` objects per the action's policy and waits for the CRDs to be
 /// Established. Returns the change set's lines.
 ///
@@ -107,7 +128,7 @@ pub async fn apply(
     ctx: &Context,
     hr: &HelmRelease,
     upgrade: bool,
-    crds: Vec<Value>,
+    crds: &[Value],
 ) -> Result<Vec<String>, String> {
     let policy = policy(hr, upgrade)?;
     if crds.is_empty() {
@@ -125,7 +146,7 @@ pub async fn apply(
         let diff = ctx
             .applier
             .diff(
-                crds.clone(),
+                crds.to_vec(),
                 &DiffOptions {
                     default_namespace: namespace.clone(),
                     ..DiffOptions::default()
@@ -139,7 +160,7 @@ pub async fn apply(
             .filter(|d| d.action == Action::Created)
             .map(|d| d.object.clone())
             .collect();
-        crds.into_iter()
+        crds.iter()
             .filter(|o| {
                 gyre_apply::ObjectRef::of(o).is_ok_and(|(r, _)| {
                     missing
@@ -147,9 +168,10 @@ pub async fn apply(
                         .any(|m| m.group == r.group && m.kind == r.kind && m.name == r.name)
                 })
             })
+            .cloned()
             .collect()
     } else {
-        crds
+        crds.to_vec()
     };
     if to_apply.is_empty() {
         return Ok(Vec::new());
@@ -210,6 +232,22 @@ mod tests {
             policy(&h, true),
             Err("invalid CRD upgrade policy 'Replace', valid values are 'Skip', 'Create' or 'CreateReplace'".into())
         );
+    }
+
+    #[test]
+    fn a_crd_held_by_crds_is_never_pruned_from_the_previous_release() {
+        let crd = |name: &str| {
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": name}})
+        };
+        let previous = super::super::manifest_inventory(
+            "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: a.example.com\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: b.example.com\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            "ns",
+        );
+        let kept = spare(previous, &[crd("a.example.com")]);
+        let names: Vec<String> = kept.refs().into_iter().map(|(r, _)| r.name).collect();
+        assert_eq!(names.len(), 2);
+        assert!(!names.contains(&"a.example.com".to_string()), "{names:?}");
     }
 
     #[test]

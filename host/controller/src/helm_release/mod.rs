@@ -546,7 +546,7 @@ async fn release(
     let crd_objects = crds::take(&mut out.objects, &mut out.origins);
 
     // CRDs first, before the release is recorded, as helm-controller does.
-    let crd_changes = crds::apply(ctx, hr, upgrade, crd_objects)
+    let crd_changes = crds::apply(ctx, hr, upgrade, &crd_objects)
         .await
         .map_err(|m| Failure::new(failed_reason, fail_msg(&m)))?;
 
@@ -591,6 +591,7 @@ async fn release(
         .as_ref()
         .map(|d| manifest_inventory(&d.manifest, &release_ns))
         .unwrap_or_default();
+    let previous = crds::spare(previous, &crd_objects);
     let outcome = apply_release(ctx, hr, out.objects, &previous, upgrade).await;
     match outcome {
         Ok(changes) => {

@@ -538,7 +538,7 @@ spec:
         "{message}"
     );
     env.sim.clear_faults();
-    env.wait_for(HR, NS, "podinfo", TIMEOUT, "ready again", |o| is_ready(o))
+    env.wait_for(HR, NS, "podinfo", TIMEOUT, "ready again", is_ready)
         .await;
     assert!(env.get("v1", "Service", NS, "podinfo").await.is_some());
 

@@ -618,9 +618,13 @@ spec:
 }
 
 async fn crd(env: &Env) -> Option<Value> {
+    crd_named(env, "widgets.example.com").await
+}
+
+async fn crd_named(env: &Env, name: &str) -> Option<Value> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(env.client.clone());
-    api.get_opt("widgets.example.com")
+    api.get_opt(name)
         .await
         .unwrap()
         .map(|c| serde_json::to_value(c).unwrap())
@@ -638,19 +642,22 @@ async fn crds_follow_the_install_and_upgrade_policies_and_stay_out_of_the_releas
     let home = env.tmp.path().join("helm-home");
     let root = env.tmp.path().join("charts");
     let repo = root.join("repo");
+    // 0.2.0 changes the Widget CRD and adds a Gadget CRD.
     for (version, generation) in [("0.1.0", "1"), ("0.2.0", "2")] {
-        package(
-            &root,
-            &home,
-            &repo,
-            &format!("widgets-{version}"),
-            &[
-                ("Chart.yaml", &widgets_chart(version)),
-                ("values.yaml", "size: 1\n"),
-                ("crds/widget.yaml", &widget_crd(generation)),
-                ("templates/widget.yaml", WIDGET),
-            ],
-        );
+        let gadget = widget_crd(generation)
+            .replace("widget", "gadget")
+            .replace("Widget", "Gadget");
+        let mut files = vec![
+            ("Chart.yaml", widgets_chart(version)),
+            ("values.yaml", "size: 1\n".to_string()),
+            ("crds/widget.yaml", widget_crd(generation)),
+            ("templates/widget.yaml", WIDGET.to_string()),
+        ];
+        if version == "0.2.0" {
+            files.push(("crds/gadget.yaml", gadget));
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        package(&root, &home, &repo, &format!("widgets-{version}"), &files);
     }
     helm(&home, None, &["repo", "index", repo.to_str().unwrap()]);
     let (server, _) = gyre_test_support::static_server(&repo, None);
@@ -721,7 +728,8 @@ spec:
         "crds/ is not part of the release, as in Helm: {manifest}"
     );
 
-    // Upgrade with the default policy: the chart's changed CRD is left alone.
+    // Upgrade with the default policy (`Create`, as helm-controller applies it): the
+    // chart's changed CRD is left alone, its new CRD is created.
     env.apply_yaml(&widgets_release("widgets", "0.2.0", 1, ""))
         .await;
     env.wait_for(HR, NS, "widgets", TIMEOUT, "upgraded to 0.2.0", |o| {
@@ -730,6 +738,10 @@ spec:
     })
     .await;
     assert_eq!(crd_generation(&crd(&env).await.unwrap()), "1");
+    let gadget = crd_named(&env, "gadgets.example.com")
+        .await
+        .expect("the new CRD");
+    assert_eq!(crd_generation(&gadget), "2");
 
     // `upgrade.crds: CreateReplace`: the next upgrade updates it.
     env.apply_yaml(&widgets_release(

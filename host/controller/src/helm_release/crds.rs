@@ -19,6 +19,13 @@
 //! `Create`, and its maintainers kept that behaviour when fixing fluxcd/helm-controller#1588
 //! (#1589: existing CRDs are not updated on upgrade, missing ones are created). Gyre does
 //! what helm-controller does.
+//!
+//! # Caveats
+//! Helm installs the CRDs before it renders the templates; Gyre renders first, so a
+//! template asking `.Capabilities.APIVersions` about a CRD of its own chart does not see
+//! it on the first install. Releases recorded by an earlier Gyre kept `crds/` objects in
+//! their manifest: upgrades no longer prune them ([`spare`]), but uninstalling such a
+//! release deletes them.
 
 use gyre_api::helm::HelmRelease;
 use gyre_apply::{Action, ApplyOptions, DiffOptions, Inventory, ObjectRef, Owner};

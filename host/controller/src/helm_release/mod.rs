@@ -16,8 +16,9 @@
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
 //! renderer is asked for none, so hooks do not run), Helm tests, `postRenderers`,
-//! `dependsOn`, `serviceAccountName`/`kubeConfig`, and `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
-//! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
+//! `dependsOn`, `serviceAccountName`/`kubeConfig`, and `chartRef` to an OCIRepository.
+//! A failed release is not retried until the chart or the values change (Flux's
+//! behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
 //! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an
 //! older `spec.chart` (another source namespace) is not garbage-collected until deletion.

@@ -1,6 +1,7 @@
 //! Cluster drift detection and correction against kube-sim: an applied set in sync costs
 //! no dry-run and writes nothing; edits and deletions are found and corrected; ignored
-//! pointers are neither reported nor written; an excluded object is not read at all.
+//! pointers are neither reported nor written; an excluded object is not read at all; a
+//! correction that fails names the object and keeps what it corrected.
 
 mod common;
 
@@ -199,4 +200,49 @@ async fn an_excluded_object_is_not_read_and_not_reported() {
         [ObjectRef::new("", "ConfigMap", "d", "cm")]
     );
     assert!(!reqs.iter().any(|r| r.contains("configmaps")), "{reqs:?}");
+}
+
+#[tokio::test]
+async fn a_correction_that_fails_names_the_object_and_keeps_what_was_corrected() {
+    let env = applied().await;
+    env.edit(
+        "v1",
+        "configmaps",
+        "d",
+        "cm",
+        json!({"data": {"key": "edited"}}),
+    )
+    .await;
+    env.edit(
+        "apps/v1",
+        "deployments",
+        "d",
+        "web",
+        json!({"spec": {"replicas": 7}}),
+    )
+    .await;
+    let report = env.applier.detect_drift(targets(&[]), &opts()).await;
+    assert_eq!(report.drifted.len(), 2, "{report:?}");
+    // Gone between detection and correction: its patch cannot apply.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(env.client.clone(), "d");
+    deployments
+        .delete("web", &Default::default())
+        .await
+        .unwrap();
+    let failure = env
+        .applier
+        .correct_drift(&report.drifted)
+        .await
+        .expect_err("the Deployment is gone");
+    assert_eq!(failure.change_set.summary(), "ConfigMap/d/cm configured");
+    assert!(
+        failure
+            .chain()
+            .starts_with("Deployment/d/web drift correction failed: "),
+        "{}",
+        failure.chain()
+    );
+    let cm = env.get("v1", "configmaps", "d", "cm").await.unwrap();
+    assert_eq!(cm["data"]["key"], "desired");
 }

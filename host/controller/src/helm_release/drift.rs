@@ -22,7 +22,12 @@
 //! Flux also stamps Helm's ownership metadata (`app.kubernetes.io/managed-by: Helm`,
 //! `meta.helm.sh/release-*`) on the objects it compares, because Helm's install wrote it;
 //! Gyre's install does not write it, so neither does the comparison. Flux's
-//! `disallowedFieldManagers` clean-up is not implemented.
+//! `disallowedFieldManagers` clean-up is not implemented. Which kinds are cluster-scoped
+//! (for matching an ignore rule's `namespace`) comes from the fixed list the manifest
+//! inventory uses, not from discovery. kube-runtime's event recorder counts a repeated
+//! event (same reason and type) in the series of the first one and keeps its note, so a
+//! later `DriftDetected` about other objects shows the first event's text with a higher
+//! count.
 
 use gyre_api::helm::{DriftDetection, HelmRelease};
 use gyre_api::meta::{self, Condition, ConditionStatus, condition_types, set_condition};

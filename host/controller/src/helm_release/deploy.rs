@@ -24,7 +24,7 @@ use crate::source::chain;
 
 /// Kinds that are cluster-scoped, for reading a release manifest back into object
 /// references (Helm leaves the namespace of namespaced objects to the release's).
-const CLUSTER_SCOPED: &[&str] = &[
+pub(super) const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "CustomResourceDefinition",
     "ClusterRole",
@@ -292,6 +292,12 @@ pub async fn release(
         .map_err(|e| req.storage_failure(&e))?;
     let last = releases.last().cloned();
     let mut rendered = render(req).await.map_err(fail)?;
+    // `crds/` files are not release objects (crds.rs); they are applied per CRD policy,
+    // before the release is recorded, as helm-controller does.
+    let crd_objects = super::crds::take(&mut rendered.objects, &mut rendered.origins);
+    let crd_changes = super::crds::apply(req.ctx, req.hr, action == "upgrade", &crd_objects)
+        .await
+        .map_err(fail)?;
 
     // Helm's install with `replace`: a new revision after an uninstalled (kept) one,
     // which it supersedes.
@@ -343,7 +349,7 @@ pub async fn release(
         (Event::PreInstall, Event::PostInstall)
     };
     let settings = Settings::of(req.hr, action);
-    let replaced = replaced_inventory(replaced, ns);
+    let replaced = super::crds::spare(replaced_inventory(replaced, ns), &crd_objects);
     let outcome = async {
         hooks::run_for_action(req.ctx, req.hr, &mut rel, pre).await?;
         let changes = apply_objects(req.ctx, req.hr, rendered.objects, &replaced, settings).await?;
@@ -353,7 +359,7 @@ pub async fn release(
     .await;
 
     let generation = req.hr.metadata.generation;
-    match outcome {
+    match outcome.map(|changes| crd_changes.into_iter().chain(changes).collect::<Vec<_>>()) {
         Ok(changes) => {
             rel.info.status = Status::Deployed;
             rel.info.description = kind.done_description.into();

@@ -26,18 +26,21 @@
 //! retries used up → `Stalled=True` `RetriesExceeded`; `reconcile.fluxcd.io/forceAt`
 //! releases once more. A new release name, target namespace, storage namespace or chart
 //! name uninstalls the old release first. Nothing is written when the deployed revision
-//! is the recorded one and matches the chart and values.
+//! is the recorded one and matches the chart and values; then, with `driftDetection`
+//! `warn` or `enabled`, the cluster is compared with the release and drift is reported
+//! or corrected ([`drift`]). The objects of a chart's `crds/` directories are not release
+//! objects: they are applied before the release per the install or upgrade CRD policy
+//! ([`crds`]).
 //!
 //! # Caveats
-//! Not in this slice: drift detection, `postRenderers`, `dependsOn`,
-//! `serviceAccountName`/`kubeConfig`, CRD policies and `chartRef` to an OCIRepository.
-//! `rollback.recreate`, the actions' `force` and `cleanupOnFail` are not honoured
-//! (objects a failed upgrade added are pruned by the next upgrade or rollback instead).
-//! Helm tests run once the release settled in sync ([`mod@test`]); a failed test sets
-//! `Ready=False` (`TestFailed`) but does not yet trigger remediation
-//! (`remediation.ignoreTestFailures` plays no part). The renderer renders every release
-//! as revision 1 and an install (`.Release.Revision`, `.Release.IsUpgrade`), so hooks
-//! that test those render as on install.
+//! Not in this slice: `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`
+//! and `chartRef` to an OCIRepository. `rollback.recreate`, the actions' `force` and
+//! `cleanupOnFail` are not honoured (objects a failed upgrade added are pruned by the
+//! next upgrade or rollback instead). Helm tests run once the release settled in sync
+//! ([`mod@test`]); a failed test sets `Ready=False` (`TestFailed`) but does not yet
+//! trigger remediation (`remediation.ignoreTestFailures` plays no part). The renderer
+//! renders every release as revision 1 and an install (`.Release.Revision`,
+//! `.Release.IsUpgrade`), so hooks that test those render as on install.
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
 //! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile but do not
@@ -48,12 +51,15 @@
 //! encoding of the stored release (see [`state::release_digest`]).
 
 mod atomic;
+pub mod crds;
 mod deploy;
+pub mod drift;
 pub mod hooks;
 mod install;
 pub mod plan;
 mod rollback;
 pub mod state;
+pub mod target;
 pub mod test;
 mod uninstall;
 mod unlock;
@@ -591,6 +597,7 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             ctx.backoff.failed(&what, hr.spec.interval.as_std())
         }
         Ok(atomic::Settled::Stalled) => hr.spec.interval.as_std(),
+        Ok(atomic::Settled::Drifting) => ctx.backoff.failed(&what, hr.spec.interval.as_std()),
         Err(failure) => {
             let conditions = &mut status.conditions;
             let released_failure = matches!(

@@ -16,6 +16,7 @@ struct Component;
 ///   "kubeVersion": "1.31.0",
 ///   "apiVersions": [...], "includeCrds": false, "skipTests": false, "noHooks": false,
 ///   "skipSchemaValidation": false, "showOnly": ["templates/x.yaml"],
+///   "revision": 1, "isUpgrade": false,
 ///   "chart": "optional path of the chart or .tgz below `path`"}`
 fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), PluginError> {
     let j: serde_json::Value = if cfg.trim().is_empty() {
@@ -64,6 +65,8 @@ fn options(cfg: &str) -> Result<(crate::TemplateOptions, Option<String>), Plugin
         no_hooks: b("noHooks"),
         skip_schema_validation: b("skipSchemaValidation"),
         show_only: strings("showOnly"),
+        revision: j.get("revision").and_then(serde_json::Value::as_i64),
+        is_upgrade: b("isUpgrade"),
     };
     Ok((opts, s("chart")))
 }

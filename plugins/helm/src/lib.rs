@@ -81,6 +81,10 @@ pub struct TemplateOptions {
     pub skip_schema_validation: bool,
     /// `--show-only`.
     pub show_only: Vec<String>,
+    /// `.Release.Revision` (Helm's template uses 1; an upgrade renders the next revision).
+    pub revision: Option<i64>,
+    /// `.Release.IsUpgrade` (and not `.Release.IsInstall`), as an upgrade renders.
+    pub is_upgrade: bool,
 }
 
 /// Rendered chart.

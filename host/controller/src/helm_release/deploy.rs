@@ -110,7 +110,11 @@ pub struct Rendered {
 ///
 /// # Errors
 /// The plugin's error chain.
-pub async fn render(req: &Request<'_>) -> Result<Rendered, String> {
+pub async fn render(
+    req: &Request<'_>,
+    revision: i32,
+    is_upgrade: bool,
+) -> Result<Rendered, String> {
     let renderer = req
         .ctx
         .plugins
@@ -130,6 +134,8 @@ pub async fn render(req: &Request<'_>) -> Result<Rendered, String> {
         "releaseName": req.name,
         "namespace": req.namespace,
         "values": Value::Object(req.values.clone()),
+        "revision": revision,
+        "isUpgrade": is_upgrade,
         "includeCrds": true,
         // Hooks (tests included) are stored in the release whether or not they run.
         "noHooks": false,
@@ -291,7 +297,11 @@ pub async fn release(
         .await
         .map_err(|e| req.storage_failure(&e))?;
     let last = releases.last().cloned();
-    let mut rendered = render(req).await.map_err(fail)?;
+    // `.Release.Revision`/`.Release.IsUpgrade` as Helm's install or upgrade shows them.
+    let revision = last.as_ref().map_or(1, |l| l.version + 1);
+    let mut rendered = render(req, revision, action == "upgrade")
+        .await
+        .map_err(fail)?;
     // `crds/` files are not release objects (crds.rs); they are applied per CRD policy,
     // before the release is recorded, as helm-controller does.
     let crd_objects = super::crds::take(&mut rendered.objects, &mut rendered.origins);
@@ -332,7 +342,7 @@ pub async fn release(
         config: req.values.clone(),
         manifest: manifest(&rendered.objects, &rendered.origins),
         hooks: std::mem::take(&mut rendered.hooks),
-        version: last.as_ref().map_or(1, |l| l.version + 1),
+        version: revision,
         ..Default::default()
     };
     req.storage

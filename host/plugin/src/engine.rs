@@ -66,6 +66,16 @@ impl PluginEngine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // `GYRE_PLUGIN_PROFILER=perfmap|jitdump` lets `perf` name guest code.
+        match std::env::var("GYRE_PLUGIN_PROFILER").as_deref() {
+            Ok("perfmap") => {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            Ok("jitdump") => {
+                config.profiler(wasmtime::ProfilingStrategy::JitDump);
+            }
+            _ => {}
+        }
         let engine = Engine::new(&config).map_err(|e| Error::EngineSetup(boxed(e)))?;
 
         let mut linker = Linker::<HostState>::new(&engine);

@@ -10,6 +10,11 @@ use gyre::plugin::types::{InputError, Location, PluginError};
 
 struct Component;
 
+/// The renderer's allocator (see [`crate::alloc`]): much cheaper than wasi-libc's malloc for
+/// a render's churn of small blocks.
+#[global_allocator]
+static ALLOC: crate::alloc::ClassAlloc = crate::alloc::ClassAlloc::new();
+
 /// Renderer configuration (JSON).
 ///
 /// `{"releaseName": "...", "namespace": "...", "valueSources": [...], "values": {...},

@@ -1,6 +1,7 @@
 //! Gyre's Helm renderer: `helm template` semantics (Go text/template, Sprig, Helm's chart
 //! model) in plain Rust, exported as a `renderer` WebAssembly component.
 
+pub mod alloc;
 pub mod chart;
 pub mod cli;
 pub mod dates;

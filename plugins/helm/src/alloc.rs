@@ -139,7 +139,7 @@ unsafe impl GlobalAlloc for ClassAlloc {
 
     #[inline]
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        if Self::is_small(&layout) && p as usize % ALIGN == 0 {
+        if Self::is_small(&layout) && (p as usize).is_multiple_of(ALIGN) {
             // SAFETY: `p` is a live malloc block (ours, or malloc'd by wasi-libc).
             let usable = unsafe { Libc::usable_size(p) };
             if (ALIGN..=MAX_SMALL).contains(&usable) {
@@ -191,7 +191,7 @@ mod tests {
     fn classes_round_up_and_down_consistently() {
         for size in 1..=MAX_SMALL {
             let (i, sz) = class_up(size);
-            assert!(sz >= size && sz % ALIGN == 0 && i < CLASSES, "{size}");
+            assert!(sz >= size && sz.is_multiple_of(ALIGN) && i < CLASSES, "{size}");
             // A block of exactly a class's size is filed under that class.
             assert_eq!(class_down(sz), i, "{size}");
             if size >= ALIGN {
@@ -221,13 +221,13 @@ mod tests {
                 .enumerate()
             {
                 let p = a.alloc(l(*size));
-                assert!(!p.is_null() && p as usize % 8 == 0);
+                assert!(!p.is_null() && (p as usize).is_multiple_of(8));
                 p.write_bytes(n as u8, *size);
                 for &(q, qs) in &live {
                     assert!(p as usize + size <= q || q + qs <= p as usize);
                 }
                 live.push((p as usize, *size));
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     let (q, qs) = live.remove(live.len() / 2);
                     a.dealloc(q as *mut u8, l(qs));
                 }

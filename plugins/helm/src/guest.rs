@@ -80,7 +80,7 @@ impl Guest for Component {
         if let Some(c) = chart {
             rel.push(c);
         }
-        match crate::template(std::path::Path::new("/src"), &rel, &opts) {
+        match crate::template_objects(std::path::Path::new("/src"), &rel, &opts) {
             Ok(r) => Ok(RenderOutput {
                 objects: r.objects,
                 origins: r.origins,

@@ -191,7 +191,10 @@ mod tests {
     fn classes_round_up_and_down_consistently() {
         for size in 1..=MAX_SMALL {
             let (i, sz) = class_up(size);
-            assert!(sz >= size && sz.is_multiple_of(ALIGN) && i < CLASSES, "{size}");
+            assert!(
+                sz >= size && sz.is_multiple_of(ALIGN) && i < CLASSES,
+                "{size}"
+            );
             // A block of exactly a class's size is filed under that class.
             assert_eq!(class_down(sz), i, "{size}");
             if size >= ALIGN {

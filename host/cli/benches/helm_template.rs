@@ -11,6 +11,11 @@
 //!
 //! `helm` comes from `$HELM_BIN` or `PATH`. Run with
 //! `cargo bench -p gyre --bench helm_template` (release build).
+//!
+//! For profiling the Wasm path: `HELM_BENCH_PLUGIN=x.wasm` measures that
+//! component instead of the built-in one (an unstripped build names its
+//! functions under `perf` with `GYRE_PLUGIN_PROFILER=perfmap`), and
+//! `HELM_BENCH_WARM_ONLY=N` times only N warm renders per chart.
 
 use gyre_plugin::{EngineOptions, Limits, PluginEngine, World};
 use serde_json::json;
@@ -40,14 +45,18 @@ fn main() {
         ..Default::default()
     })
     .expect("engine");
+    let custom = std::env::var_os("HELM_BENCH_PLUGIN")
+        .map(|p| std::fs::read(&p).expect("reading HELM_BENCH_PLUGIN"));
+    let bytes = match &custom {
+        Some(b) => b.as_slice(),
+        None => gyre_builtins::get("helm").expect("built-in helm").bytes,
+    };
     let plugin = engine
-        .load_as(
-            "builtin:helm",
-            gyre_builtins::get("helm").expect("built-in helm").bytes,
-            World::Renderer,
-            Limits::default(),
-        )
+        .load_as("builtin:helm", bytes, World::Renderer, Limits::default())
         .expect("loading the helm plugin");
+    let warm_only: Option<usize> = std::env::var("HELM_BENCH_WARM_ONLY")
+        .ok()
+        .map(|n| n.parse().expect("HELM_BENCH_WARM_ONLY is a number"));
 
     println!(
         "{:<32} {:>10} {:>14} {:>16} {:>9} {:>9}",
@@ -73,6 +82,16 @@ fn main() {
         }
         common.extend(args.iter().cloned());
 
+        let config = render_config(case, &dir, &args);
+        if let Some(n) = warm_only {
+            let t = median(n, || {
+                let start = Instant::now();
+                plugin.render(&chart, ".", &config).expect("render");
+                start.elapsed()
+            });
+            println!("{case:<32} warm {:>8.2}ms", ms(t));
+            continue;
+        }
         let helm_time = median(RUNS, || {
             run(Command::new(&helm)
                 .arg("template")
@@ -88,27 +107,6 @@ fn main() {
                 .env("GYRE_CACHE_DIR", cache.path()))
         });
 
-        let mut sources = Vec::new();
-        if values.exists() {
-            sources.push(json!({"yaml": std::fs::read_to_string(&values).unwrap()}));
-        }
-        let mut sets = args.iter();
-        let mut include_crds = false;
-        while let Some(a) = sets.next() {
-            match a.as_str() {
-                "--set" => sources.push(json!({"set": sets.next().unwrap()})),
-                "--include-crds" => include_crds = true,
-                other => panic!("{case}: flag {other} not handled by this bench"),
-            }
-        }
-        let config = json!({
-            "releaseName": "release-name",
-            "namespace": "default",
-            "kubeVersion": "1.31.0",
-            "includeCrds": include_crds,
-            "valueSources": sources,
-        })
-        .to_string();
         let mut objects = 0;
         let warm_time = median(RUNS, || {
             let start = Instant::now();
@@ -126,6 +124,32 @@ fn main() {
             ms(helm_time) / ms(warm_time),
         );
     }
+}
+
+/// The renderer configuration equivalent to the case's `helm template` flags.
+fn render_config(case: &str, dir: &Path, args: &[String]) -> String {
+    let values = dir.join("values.yaml");
+    let mut sources = Vec::new();
+    if values.exists() {
+        sources.push(json!({"yaml": std::fs::read_to_string(&values).unwrap()}));
+    }
+    let mut sets = args.iter();
+    let mut include_crds = false;
+    while let Some(a) = sets.next() {
+        match a.as_str() {
+            "--set" => sources.push(json!({"set": sets.next().unwrap()})),
+            "--include-crds" => include_crds = true,
+            other => panic!("{case}: flag {other} not handled by this bench"),
+        }
+    }
+    json!({
+        "releaseName": "release-name",
+        "namespace": "default",
+        "kubeVersion": "1.31.0",
+        "includeCrds": include_crds,
+        "valueSources": sources,
+    })
+    .to_string()
 }
 
 fn run(cmd: &mut Command) -> Duration {

@@ -2,6 +2,18 @@
 //! epoch interruption), with a ticker thread that advances the epoch so
 //! deadlines fire, a linker holding WASI and the log import, and the
 //! compiled-code cache.
+//!
+//! Profiling guests: `GYRE_PLUGIN_PROFILER=perfmap` (or `jitdump`) makes
+//! wasmtime describe compiled guest code to `perf`; build the guest
+//! unstripped (`CARGO_PROFILE_GUEST_STRIP=false`) to see its function names.
+//!
+//! # Caveats
+//! Instances use wasmtime's default on-demand allocator: every call maps
+//! fresh linear memory, and the page faults of a guest touching it are
+//! about a fifth of a Helm render. wasmtime's pooling allocator (with
+//! `linear_memory_keep_resident`) would reuse warm pages, but it reserves a
+//! fixed number of slots up front and fails instantiation when concurrent
+//! calls exceed them, so it is not used yet.
 
 use crate::compiled::{CompiledCache, Outcome};
 use crate::error::{Error, Result, boxed};
@@ -66,6 +78,16 @@ impl PluginEngine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // `GYRE_PLUGIN_PROFILER=perfmap|jitdump` lets `perf` name guest code.
+        match std::env::var("GYRE_PLUGIN_PROFILER").as_deref() {
+            Ok("perfmap") => {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            Ok("jitdump") => {
+                config.profiler(wasmtime::ProfilingStrategy::JitDump);
+            }
+            _ => {}
+        }
         let engine = Engine::new(&config).map_err(|e| Error::EngineSetup(boxed(e)))?;
 
         let mut linker = Linker::<HostState>::new(&engine);

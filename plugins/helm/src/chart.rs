@@ -206,7 +206,7 @@ fn read_capped(p: &Path) -> Result<Vec<u8>, Error> {
 }
 
 struct IgnoreRule {
-    pat: regex::Regex,
+    pat: Pattern,
     negate: bool,
     dir_only: bool,
     basename: bool,
@@ -222,7 +222,7 @@ fn read_ignore(dir: &Path) -> Result<Vec<IgnoreRule>, Error> {
 
 fn unreachable_rule() -> IgnoreRule {
     IgnoreRule {
-        pat: regex::Regex::new("^$").expect("valid"),
+        pat: Pattern::Simple(Vec::new()),
         negate: false,
         dir_only: false,
         basename: false,
@@ -261,11 +261,63 @@ fn parse_ignore_rule(l: &str) -> Option<IgnoreRule> {
     let basename = !l.contains('/');
     let l = l.trim_start_matches('/').to_string();
     Some(IgnoreRule {
-        pat: filepath_match_regex(&l)?,
+        pat: Pattern::new(&l)?,
         negate,
         dir_only,
         basename,
     })
+}
+
+/// A `.helmignore` pattern. Most are literal text with `*` and `?`, matched directly:
+/// compiling a regex per rule (two dozen per chart) was a measurable part of a sandboxed
+/// render, which starts with no cache. Classes and escapes use the regex translation.
+enum Pattern {
+    /// Only literal characters, `*` and `?`.
+    Simple(Vec<char>),
+    /// Anything else, as [`filepath_match_regex`] translates it.
+    Regex(regex::Regex),
+}
+
+impl Pattern {
+    fn new(p: &str) -> Option<Self> {
+        if p.contains(['[', '\\']) {
+            filepath_match_regex(p).map(Pattern::Regex)
+        } else {
+            Some(Pattern::Simple(p.chars().collect()))
+        }
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Simple(p) => {
+                let s: Vec<char> = s.chars().collect();
+                simple_match(p, &s)
+            }
+            Pattern::Regex(re) => re.is_match(s),
+        }
+    }
+}
+
+/// Whole-string match of `*` (any run of characters but `/`), `?` (one character but `/`)
+/// and literals, as the regex `filepath_match_regex` builds would match. Dynamic
+/// programming over (pattern, text) positions, so no pattern can make it backtrack
+/// exponentially.
+fn simple_match(p: &[char], s: &[char]) -> bool {
+    // ok[j]: pattern suffix from the current i matches text suffix from j.
+    let mut ok = vec![false; s.len() + 1];
+    ok[s.len()] = true;
+    for pc in p.iter().rev() {
+        let mut next = vec![false; s.len() + 1];
+        for j in (0..=s.len()).rev() {
+            next[j] = match pc {
+                '*' => ok[j] || (j < s.len() && s[j] != '/' && next[j + 1]),
+                '?' => j < s.len() && s[j] != '/' && ok[j + 1],
+                c => j < s.len() && s[j] == *c && ok[j + 1],
+            };
+        }
+        ok = next;
+    }
+    ok[0]
 }
 
 /// Go's filepath.Match pattern as a regex.
@@ -512,7 +564,10 @@ fn from_files(files: Vec<(String, Vec<u8>)>, parent: &str, depth: usize) -> Resu
         } else if p == "Chart.lock" || p == "requirements.lock" {
         } else if let Some(rest) = p.strip_prefix("templates/") {
             let _ = rest;
-            templates.push((p.clone(), String::from_utf8_lossy(&d).into_owned()));
+            // Valid UTF-8 (nearly always) moves without a copy.
+            let text = String::from_utf8(d)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            templates.push((p.clone(), text));
         } else if let Some(rest) = p.strip_prefix("charts/") {
             match rest.split_once('/') {
                 Some((dir, inner)) => sub_dirs
@@ -681,5 +736,68 @@ pub fn set_paths(c: &mut Chart, parent: &str) {
     };
     for s in &mut c.subcharts {
         set_paths(s, &fp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_patterns_match_as_their_regex_does() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "a/b",
+            "a/bc",
+            ".git",
+            ".gitignore",
+            "x.orig",
+            "a.tmp",
+            "dir/x.tmp",
+            "templates/.hidden",
+            "templates/x.yaml",
+            "*",
+            "a?c",
+            "ci/",
+            "aXbXc",
+        ];
+        let pats = [
+            "",
+            "*",
+            "a",
+            "a*",
+            "*c",
+            "a?c",
+            "?",
+            "*.tmp",
+            ".git",
+            ".*",
+            "templates/.?*",
+            "a/*",
+            "*/*",
+            "a*b*c",
+            "**",
+            "*.orig",
+            "ci",
+        ];
+        for p in pats {
+            let fast = Pattern::new(p).expect("pattern");
+            assert!(matches!(fast, Pattern::Simple(_)), "{p}");
+            let re = filepath_match_regex(p).expect("regex");
+            for n in names {
+                assert_eq!(fast.is_match(n), re.is_match(n), "pattern {p:?} on {n:?}");
+            }
+        }
+        // A pattern with many stars stays fast (no exponential backtracking).
+        let long: String = "a".repeat(200);
+        let p = Pattern::new(&"*a".repeat(30).replace("a*a", "a*b")).expect("pattern");
+        assert!(!p.is_match(&long));
+        assert!(matches!(
+            Pattern::new("[ab]").expect("class"),
+            Pattern::Regex(_)
+        ));
     }
 }

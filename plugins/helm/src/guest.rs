@@ -10,6 +10,11 @@ use gyre::plugin::types::{InputError, Location, PluginError};
 
 struct Component;
 
+/// The renderer's allocator (see [`crate::alloc`]): much cheaper than wasi-libc's malloc for
+/// a render's churn of small blocks.
+#[global_allocator]
+static ALLOC: crate::alloc::ClassAlloc = crate::alloc::ClassAlloc::new();
+
 /// Renderer configuration (JSON).
 ///
 /// `{"releaseName": "...", "namespace": "...", "valueSources": [...], "values": {...},
@@ -78,7 +83,7 @@ impl Guest for Component {
         if let Some(c) = chart {
             rel.push(c);
         }
-        match crate::template(std::path::Path::new("/src"), &rel, &opts) {
+        match crate::template_objects(std::path::Path::new("/src"), &rel, &opts) {
             Ok(r) => Ok(RenderOutput {
                 objects: r.objects,
                 origins: r.origins,

@@ -1,6 +1,7 @@
 //! Gyre's Helm renderer: `helm template` semantics (Go text/template, Sprig, Helm's chart
 //! model) in plain Rust, exported as a `renderer` WebAssembly component.
 
+pub mod alloc;
 pub mod chart;
 pub mod cli;
 pub mod dates;
@@ -111,13 +112,31 @@ pub struct Rendered {
 /// Deeply recursive templates need a large stack; native callers should run this on a
 /// thread with a generous stack size (the CLI uses 256 MiB).
 pub fn template(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<Rendered> {
-    template_inner(root, chart, opts)
+    template_inner(root, chart, opts, true)
 }
 
-fn template_inner(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<Rendered> {
+/// As [`template`], for callers that only want the objects: [`Rendered::text`] is left
+/// empty unless `show_only` needs it to select documents.
+///
+/// # Errors
+/// As [`template`].
+pub fn template_objects(root: &Path, chart: &Path, opts: &TemplateOptions) -> Result<Rendered> {
+    template_inner(root, chart, opts, false)
+}
+
+fn template_inner(
+    root: &Path,
+    chart: &Path,
+    opts: &TemplateOptions,
+    want_text: bool,
+) -> Result<Rendered> {
     let c = chart::load(root, chart)?;
     let out = render::render(c, opts.values.clone(), opts)?;
-    let text = render::to_text(&out, opts)?;
+    let text = if want_text || !opts.show_only.is_empty() {
+        render::to_text(&out, opts)?
+    } else {
+        String::new()
+    };
     let mut objects = Vec::new();
     let mut origins = Vec::new();
     let mut push = |v: &Value, origin: &str| {

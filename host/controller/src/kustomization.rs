@@ -14,7 +14,6 @@ use gyre_api::meta::{
     self, Condition, condition_types, find_condition, is_ready, reasons, remove_condition,
     set_condition,
 };
-use gyre_api::plugin::Plugin as PluginObject;
 use gyre_api::source::{Bucket, GitRepository, OCIRepository};
 use gyre_apply::{Applier, ApplyOptions, Inventory, ObjectRef, Owner, PruneOptions, WaitOptions};
 use gyre_plugin::{Limits, World};
@@ -239,27 +238,9 @@ async fn load_plugin(
     name: &str,
     world: World,
 ) -> Result<Arc<gyre_plugin::Plugin>, Failure> {
-    let fail = |m: String| Failure::new(reason::BUILD_FAILED, m);
-    let api: Api<PluginObject> = Api::namespaced(ctx.client.clone(), ns);
-    let plugin = api
-        .get_opt(name)
+    plugin_ref::load_verified(ctx, ns, name, world)
         .await
-        .map_err(|e| fail(format!("reading Plugin {ns}/{name}: {e}")))?
-        .ok_or_else(|| fail(format!("Plugin {ns}/{name} not found")))?;
-    let st = plugin.status.clone().unwrap_or_default();
-    let digest = st
-        .digest
-        .filter(|_| is_ready(&st.conditions))
-        .ok_or_else(|| fail(format!("Plugin {ns}/{name} is not ready")))?;
-    let limits =
-        plugin_ref::limits(&plugin).map_err(|m| fail(format!("Plugin {ns}/{name}: {m}")))?;
-    let source = plugin_ref::source(ctx, &plugin, &digest)
-        .await
-        .map_err(|m| fail(format!("Plugin {ns}/{name}: {m}")))?;
-    ctx.plugins
-        .load(&source, world, limits)
-        .await
-        .map_err(|e| fail(format!("Plugin {ns}/{name}: {}", e.chain())))
+        .map_err(|m| Failure::new(reason::BUILD_FAILED, m))
 }
 
 /// Renders the Kustomization's path of the extracted artifact and runs post-build

@@ -8,12 +8,13 @@
 //! (`gyre-release`), so `helm list` and `helm history` see every revision; objects are
 //! applied with server-side apply and labelled `helm.toolkit.fluxcd.io/name|namespace`
 //! like helm-controller's. Nothing is written when neither the chart nor the values
-//! changed since the deployed revision.
+//! changed since the deployed revision. `spec.postRenderers` run over the rendered chart
+//! before the revision is recorded (see [`post_render`]); changing them upgrades.
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
+//! `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
 //! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
@@ -22,6 +23,7 @@
 //! The config digest is computed over Gyre's YAML encoding of the values (see
 //! [`values::digest`]).
 
+pub mod post_render;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -457,8 +459,10 @@ async fn release(
         )
     };
     let mut releases = storage.history(&name).await.map_err(storage_fail)?;
+    let post_renderers_changed = post_render::changed(hr, status);
     let matches = |r: &Release| {
-        r.chart.metadata.name == metadata.name
+        !post_renderers_changed
+            && r.chart.metadata.name == metadata.name
             && r.chart.metadata.version == metadata.version
             && values::digest(&r.config) == config_digest
     };
@@ -537,6 +541,9 @@ async fn release(
     let out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
         .await
         .map_err(|e| Failure::new(failed_reason, fail_msg(&e.chain())))?;
+    let out = post_render::run(ctx, hr, out)
+        .await
+        .map_err(|e| Failure::new(failed_reason, fail_msg(&e.to_string())))?;
 
     // Record the pending revision, as Helm does before touching the cluster.
     let now = gyre_release::Time::now();
@@ -701,6 +708,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         release(ctx, &hr, &chart, &mut status).await
     }
     .await;
+    if outcome.is_ok() {
+        status.observed_post_renderers_digest = post_render::digest(&hr.spec);
+    }
 
     let what = status::describe(hr.as_ref());
     let conditions = &mut status.conditions;

@@ -1,0 +1,412 @@
+//! HelmRelease beyond install/upgrade, against kube-sim, a chart packaged and served
+//! (or pushed to a real `docker-registry`) with the real `helm`, and the real `helm`
+//! reading Gyre's release records: post-renderers (kustomize patches and images, a Gyre
+//! transform plugin and its namespace boundary), `dependsOn`, `serviceAccountName`
+//! impersonation, `kubeConfig`, `chartRef` to an OCIRepository, `valuesFrom` watches and
+//! the cluster's version as `.Capabilities.KubeVersion`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::helm::{self, documents};
+use common::oci::push_builtin;
+use common::{Env, is_ready, ready};
+use gyre_plugin_tests::TestRegistry;
+use serde_json::Value;
+
+const HR: (&str, &str) = ("helm.toolkit.fluxcd.io/v2", "HelmRelease");
+// Generous: the first render compiles the Helm and kustomize plugins when the shared
+// cache is cold.
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+const VALUES: &str = "replicaCount: 1\nimage: docker.io/library/nginx:1.25\ngreeting: hello\n";
+
+const DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels:
+    app: web
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+"#;
+
+const SERVICE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+  labels:
+    app: web
+spec:
+  type: ClusterIP
+  selector:
+    app: web
+  ports:
+    - port: 80
+"#;
+
+const CONFIGMAP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-info
+data:
+  greeting: {{ .Values.greeting | quote }}
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+"#;
+
+/// A test environment with the `web` chart served as a Helm repository named `charts`
+/// in flux-system, a kubeconfig for the real helm, and an isolated Helm home.
+struct Fixture {
+    env: Env,
+    home: PathBuf,
+    kubeconfig: PathBuf,
+    tgz: PathBuf,
+    _server: gyre_test_support::Server,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let env = Env::new().await;
+        let home = env.tmp.path().join("helm-home");
+        let (repo, tgz) = helm::package(
+            &env.tmp.path().join("charts"),
+            &home,
+            "web",
+            "1.0.0",
+            VALUES,
+            &[
+                ("deployment.yaml", DEPLOYMENT),
+                ("service.yaml", SERVICE),
+                ("configmap.yaml", CONFIGMAP),
+            ],
+        );
+        let (server, _) = gyre_test_support::static_server(&repo, None);
+        let kubeconfig = env.tmp.path().join("kubeconfig");
+        env.sim.write_kubeconfig(&kubeconfig).unwrap();
+        env.apply_yaml(&format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n  namespace: flux-system\nspec:\n  interval: 5m\n  url: {}\n",
+            server.url()
+        ))
+        .await;
+        Fixture {
+            env,
+            home,
+            kubeconfig,
+            tgz,
+            _server: server,
+        }
+    }
+
+    fn manifest(&self, release: &str, ns: &str) -> Vec<Value> {
+        documents(&helm::manifest(&self.home, &self.kubeconfig, release, ns))
+    }
+
+    fn history(&self, release: &str, ns: &str) -> Vec<Value> {
+        helm::history(&self.home, &self.kubeconfig, release, ns)
+    }
+}
+
+/// A HelmRelease of the `web` chart from the `charts` HelmRepository in flux-system.
+fn release(ns: &str, name: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  interval: 10m
+  timeout: 1m
+  releaseName: {name}
+  chart:
+    spec:
+      chart: web
+      version: "1.0.x"
+      sourceRef:
+        kind: HelmRepository
+        name: charts
+        namespace: flux-system
+{extra}"#
+    )
+}
+
+fn reason(o: Option<&Value>) -> String {
+    ready(o)
+        .and_then(|c| c["reason"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn message(o: Option<&Value>) -> String {
+    ready(o)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
+}
+
+async fn helm_secrets(env: &Env, ns: &str, release: &str) -> usize {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    api.list(&kube::api::ListParams::default().labels(&format!("owner=helm,name={release}")))
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+const POST_RENDERERS: &str = r#"  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: Deployment
+              labelSelector: app=web
+            patch: |
+              apiVersion: apps/v1
+              kind: Deployment
+              metadata:
+                name: any
+                annotations:
+                  patched-by: strategic-merge
+              spec:
+                replicas: 3
+          - target:
+              version: v1
+              kind: Service
+              name: web
+            patch: |
+              - op: replace
+                path: /spec/type
+                value: NodePort
+        images:
+          - name: docker.io/library/nginx
+            newName: registry.example.com/nginx
+            newTag: "1.27"
+    - kustomize:
+        patchesStrategicMerge:
+          - apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: web-info
+            data:
+              extra: from-deprecated-smp
+        patchesJson6902:
+          - target:
+              version: v1
+              kind: ConfigMap
+              name: web-info
+            patch:
+              - op: add
+                path: /metadata/annotations
+                value:
+                  patched-by: json6902
+    - transform:
+        pluginRef:
+          name: labels
+        config:
+          labels:
+            team: a
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn post_renderers_patch_retag_and_label_what_is_applied_and_recorded_and_a_transform_may_not_leave_the_namespace()
+ {
+    let reg = TestRegistry::start();
+    push_builtin(&reg, "metadata", "v1").await;
+    let mut f = Fixture::new().await;
+    f.env.start();
+    f.env
+        .apply_yaml(&format!(
+            "apiVersion: plugins.gyre.dev/v1alpha1\nkind: Plugin\nmetadata:\n  name: labels\n  namespace: flux-system\nspec:\n  reference: oci://{}/plugins/metadata:v1\n  world: transform\n  insecure: true\n",
+            reg.addr
+        ))
+        .await;
+    f.env
+        .wait_for(
+            ("plugins.gyre.dev/v1alpha1", "Plugin"),
+            "flux-system",
+            "labels",
+            TIMEOUT,
+            "Ready",
+            is_ready,
+        )
+        .await;
+    f.env
+        .apply_yaml(&release("flux-system", "web", POST_RENDERERS))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await
+        .unwrap();
+    let digest = hr["status"]["observedPostRenderersDigest"]
+        .as_str()
+        .expect("the post-renderers digest is recorded")
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    // What was applied: patched, re-tagged and labelled, in order.
+    let d = f
+        .env
+        .get("apps/v1", "Deployment", "flux-system", "web")
+        .await
+        .expect("the Deployment");
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(
+        d["metadata"]["annotations"]["patched-by"],
+        "strategic-merge"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/nginx:1.27"
+    );
+    assert_eq!(d["metadata"]["labels"]["team"], "a");
+    assert_eq!(d["metadata"]["labels"]["app"], "web");
+    let svc = f
+        .env
+        .get("v1", "Service", "flux-system", "web")
+        .await
+        .unwrap();
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["metadata"]["labels"]["team"], "a");
+    let cm = f
+        .env
+        .get("v1", "ConfigMap", "flux-system", "web-info")
+        .await
+        .unwrap();
+    assert_eq!(cm["data"]["extra"], "from-deprecated-smp");
+    assert_eq!(cm["data"]["greeting"], "hello");
+    assert_eq!(cm["metadata"]["annotations"]["patched-by"], "json6902");
+
+    // What Helm recorded: the post-rendered manifest, as `helm get manifest` shows it.
+    let docs = f.manifest("web", "flux-system");
+    assert_eq!(docs.len(), 3, "{docs:?}");
+    let dep = find(&docs, "Deployment");
+    assert_eq!(dep["spec"]["replicas"], 3);
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/nginx:1.27"
+    );
+    assert_eq!(dep["metadata"]["labels"]["team"], "a");
+    assert_eq!(find(&docs, "Service")["spec"]["type"], "NodePort");
+    assert_eq!(
+        find(&docs, "ConfigMap")["data"]["extra"],
+        "from-deprecated-smp"
+    );
+    let raw = helm::manifest(&f.home, &f.kubeconfig, "web", "flux-system");
+    assert!(
+        !raw.contains("# Source:"),
+        "a post-rendered manifest carries no template origins, as with helm --post-renderer:\n{raw}"
+    );
+
+    // Changing only the post-renderers (a new generation) upgrades: revision 2.
+    f.env
+        .apply_yaml(&release(
+            "flux-system",
+            "web",
+            &POST_RENDERERS.replace("newTag: \"1.27\"", "newTag: \"1.28\""),
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "upgraded", |o| {
+            reason(o) == "UpgradeSucceeded"
+                && o.is_some_and(|o| o["status"]["history"][0]["version"] == 2)
+        })
+        .await
+        .unwrap();
+    assert_ne!(hr["status"]["observedPostRenderersDigest"], digest.as_str());
+    let dep = f
+        .env
+        .get("apps/v1", "Deployment", "flux-system", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/nginx:1.28"
+    );
+    let statuses: Vec<String> = f
+        .history("web", "flux-system")
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["superseded", "deployed"]);
+
+    // A transform that moves objects out of the release namespace is refused before
+    // anything is recorded or applied.
+    f.env
+        .apply_yaml(&release(
+            "flux-system",
+            "escape",
+            "  postRenderers:\n    - transform:\n        pluginRef:\n          name: labels\n        config:\n          namespace: kube-system\n",
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "escape", TIMEOUT, "refused", |o| {
+            reason(o) == "InstallFailed"
+        })
+        .await;
+    let msg = message(hr.as_ref());
+    assert!(
+        msg.contains("post-renderer 0 (transform labels)")
+            && msg.contains("outside the target namespace \"flux-system\""),
+        "{msg}"
+    );
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "kube-system", "escape")
+            .await
+            .is_none()
+    );
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "flux-system", "escape")
+            .await
+            .is_none()
+    );
+    assert_eq!(helm_secrets(&f.env, "flux-system", "escape").await, 0);
+
+    // A patch that cannot apply fails the install with kustomize's message.
+    f.env
+        .apply_yaml(&release(
+            "flux-system",
+            "badpatch",
+            "  postRenderers:\n    - kustomize:\n        patches:\n          - target:\n              kind: Service\n            patch: |\n              - op: remove\n                path: /spec/notThere\n",
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "badpatch", TIMEOUT, "failed", |o| {
+            reason(o) == "InstallFailed"
+        })
+        .await;
+    assert!(
+        message(hr.as_ref()).contains("post-renderer 0 (kustomize)"),
+        "{}",
+        message(hr.as_ref())
+    );
+    assert_eq!(helm_secrets(&f.env, "flux-system", "badpatch").await, 0);
+    let _ = (&f.tgz, Path::new("."));
+    f.env.stop().await;
+}

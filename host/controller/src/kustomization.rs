@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use gyre_api::kustomize::{Kustomization, KustomizationStatus, ResourceInventory};
 use gyre_api::meta::{
-    self, Condition, condition_types, find_condition, is_ready, reasons, remove_condition,
-    set_condition,
+    self, Condition, condition_types, find_condition, reasons, remove_condition, set_condition,
 };
 use gyre_api::source::{Bucket, GitRepository, OCIRepository};
 use gyre_apply::{Applier, ApplyOptions, Inventory, ObjectRef, Owner, PruneOptions, WaitOptions};
@@ -183,52 +182,31 @@ where
     })
 }
 
-/// Flux's dependency rule: each dependency exists, has reconciled its current
-/// generation, is Ready, and — when it builds the same source — has applied the
-/// revision this one is about to build.
+/// Flux's dependency rule ([`crate::dependencies::check`]), plus: a dependency that
+/// builds the same source must have applied the revision this one is about to build.
 async fn check_dependencies(
     ctx: &Context,
     ks: &Kustomization,
     revision: &str,
 ) -> Result<(), String> {
     let own_ns = ks.namespace().unwrap_or_default();
-    for dep in ks.spec.depends_on.iter().flatten() {
-        let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
-        if ctx.options.no_cross_namespace_refs && ns != own_ns {
-            return Err(format!(
-                "dependency '{ns}/{}': cross-namespace references are not allowed",
-                dep.name
-            ));
-        }
-        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-        let d = api
-            .get_opt(&dep.name)
-            .await
-            .map_err(|e| format!("dependency '{ns}/{}': {e}", dep.name))?
-            .ok_or_else(|| format!("dependency '{ns}/{}' not found", dep.name))?;
-        let st = d.status.clone().unwrap_or_default();
-        let not_ready = || format!("dependency '{ns}/{}' is not ready", dep.name);
-        if st.observed_generation != d.metadata.generation || !is_ready(&st.conditions) {
-            return Err(not_ready());
-        }
-        let same_source = d.spec.source_ref.kind == ks.spec.source_ref.kind
-            && d.spec.source_ref.name == ks.spec.source_ref.name
-            && d.spec
-                .source_ref
-                .namespace
-                .clone()
-                .unwrap_or_else(|| ns.clone())
-                == ks
-                    .spec
-                    .source_ref
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| own_ns.clone());
-        if same_source && st.last_applied_revision.as_deref() != Some(revision) {
-            return Err(not_ready());
-        }
-    }
-    Ok(())
+    let source = |k: &Kustomization, ns: &str| {
+        let r = &k.spec.source_ref;
+        (
+            r.kind.clone(),
+            r.name.clone(),
+            r.namespace.clone().unwrap_or_else(|| ns.to_string()),
+        )
+    };
+    let mine = source(ks, &own_ns);
+    crate::dependencies::check(ctx, ks, |d, ns| {
+        source(d, ns) != mine
+            || d.status
+                .as_ref()
+                .and_then(|s| s.last_applied_revision.as_deref())
+                == Some(revision)
+    })
+    .await
 }
 
 /// A verified Plugin of the Kustomization's namespace, loaded for `world`.

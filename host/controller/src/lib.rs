@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod bootstrap;
 pub mod context;
+pub mod dependencies;
 pub mod error;
 pub mod events;
 pub mod helm_release;

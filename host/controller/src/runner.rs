@@ -5,7 +5,8 @@
 //! controller's own status writes do not loop back into reconciles; the interval requeue
 //! does the rest. HelmReleases are also triggered when their HelmChart publishes a new
 //! chart. Kustomizations are also triggered when their source publishes a new
-//! artifact revision and when a Kustomization they depend on becomes ready.
+//! artifact revision and when a Kustomization they depend on becomes ready; HelmReleases
+//! likewise when a HelmRelease they depend on becomes ready.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -127,6 +128,35 @@ fn consumers(
         })
         .map(|k| ObjectRef::from_obj(k.as_ref()))
         .collect()
+}
+
+/// Wakes the objects whose `dependsOn` names an object of the same kind when `key` of
+/// that object changes (its readiness, and what else the kind's rule looks at).
+fn dependents<K>(
+    ctx: &Context,
+    store: Store<K>,
+    key: fn(&K) -> Option<u64>,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl Fn(K) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
+)
+where
+    K: crate::dependencies::Dependent + Send + Sync + 'static,
+{
+    let stream = watcher(ctx.watch_api::<K>(), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(key, Default::default());
+    let map = move |dep: K| {
+        let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
+        store
+            .state()
+            .iter()
+            .filter(|k| crate::dependencies::names(k.as_ref(), &ns, &name))
+            .map(|k| ObjectRef::from_obj(k.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    (stream, map)
 }
 
 /// Runs every controller until `shutdown` resolves.
@@ -278,38 +308,17 @@ pub async fn run(
         let (oci_s, oci_m) = source_trigger!(OCIRepository, "OCIRepository");
         let (bucket_s, bucket_m) = source_trigger!(Bucket, "Bucket");
         // Dependents wake up when a dependency's readiness or applied revision changes.
-        let deps_store = ks.clone();
-        let deps = watcher(ctx.watch_api::<Kustomization>(), watcher::Config::default())
-            .default_backoff()
-            .touched_objects()
-            .predicate_filter(
-                |k: &Kustomization| {
-                    let st = k.status.as_ref();
-                    hash_of((
-                        st.map(|s| meta::is_ready(&s.conditions)),
-                        st.and_then(|s| s.last_applied_revision.clone()),
-                    ))
-                },
-                Default::default(),
-            );
+        let (deps, deps_map) = dependents(&ctx, ks.clone(), |k: &Kustomization| {
+            let st = k.status.as_ref();
+            hash_of((
+                crate::dependencies::ready(k),
+                st.and_then(|s| s.last_applied_revision.clone()),
+            ))
+        });
         c.watches_stream(git_s, git_m)
             .watches_stream(oci_s, oci_m)
             .watches_stream(bucket_s, bucket_m)
-            .watches_stream(deps, move |dep: Kustomization| {
-                let dep_ns = dep.namespace().unwrap_or_default();
-                let dep_name = dep.name_any();
-                deps_store
-                    .state()
-                    .iter()
-                    .filter(|k| {
-                        let own = k.namespace().unwrap_or_default();
-                        k.spec.depends_on.iter().flatten().any(|d| {
-                            d.name == dep_name && d.namespace.as_deref().unwrap_or(&own) == dep_ns
-                        })
-                    })
-                    .map(|k| ObjectRef::from_obj(k.as_ref()))
-                    .collect::<Vec<_>>()
-            })
+            .watches_stream(deps, deps_map)
             .graceful_shutdown_on(stop())
             .run(
                 |o, c| measured(o, c, crate::kustomization::reconcile),
@@ -320,6 +329,10 @@ pub async fn run(
     };
     let helm_release = {
         let (c, releases) = controller::<HelmRelease>(&ctx);
+        // Dependents wake up when a dependency becomes ready (or stops being ready).
+        let (deps, deps_map) = dependents(&ctx, releases.clone(), |hr: &HelmRelease| {
+            hash_of(crate::dependencies::ready(hr))
+        });
         // A release is reconsidered when its HelmChart publishes a new chart artifact.
         let charts = watcher(ctx.watch_api::<HelmChart>(), watcher::Config::default())
             .default_backoff()
@@ -339,6 +352,7 @@ pub async fn run(
                 .map(|hr| ObjectRef::from_obj(hr.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .watches_stream(deps, deps_map)
         .graceful_shutdown_on(stop())
         .run(
             |o, c| measured(o, c, crate::helm_release::reconcile),

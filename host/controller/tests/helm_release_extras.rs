@@ -410,3 +410,101 @@ async fn post_renderers_patch_retag_and_label_what_is_applied_and_recorded_and_a
     let _ = (&f.tgz, Path::new("."));
     f.env.stop().await;
 }
+
+/// A post-renderer that makes kube-sim fail the release's Deployment.
+const FAILING_DEPLOYMENT: &str = r#"  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: Deployment
+            patch: |
+              - op: add
+                path: /metadata/annotations
+                value:
+                  kube-sim.gyre.dev/behavior: fail
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn depends_on_holds_a_release_back_until_its_dependency_is_ready_and_then_installs_it() {
+    let mut f = Fixture::new().await;
+    f.env.start();
+    // The dependent first; its dependency does not exist yet.
+    f.env
+        .apply_yaml(&release(
+            "flux-system",
+            "app",
+            "  dependsOn:\n    - name: db\n",
+        ))
+        .await;
+    let app = f
+        .env
+        .wait_for(HR, "flux-system", "app", TIMEOUT, "held back", |o| {
+            reason(o) == "DependencyNotReady"
+        })
+        .await;
+    assert_eq!(
+        message(app.as_ref()),
+        "dependency 'flux-system/db' not found"
+    );
+    assert_eq!(helm_secrets(&f.env, "flux-system", "app").await, 0);
+
+    // The dependency exists but its install fails: still held back.
+    f.env
+        .apply_yaml(
+            &release("flux-system", "db", FAILING_DEPLOYMENT).replace("timeout: 1m", "timeout: 3s"),
+        )
+        .await;
+    f.env
+        .wait_for(HR, "flux-system", "db", TIMEOUT, "install failed", |o| {
+            reason(o) == "InstallFailed"
+        })
+        .await;
+    let app = f
+        .env
+        .wait_for(HR, "flux-system", "app", TIMEOUT, "still held back", |o| {
+            message(o) == "dependency 'flux-system/db' is not ready"
+        })
+        .await;
+    assert_eq!(reason(app.as_ref()), "DependencyNotReady");
+    assert_eq!(helm_secrets(&f.env, "flux-system", "app").await, 0);
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "flux-system", "app")
+            .await
+            .is_none()
+    );
+
+    // The dependency is fixed (its post-renderer removed, and a values change so that the
+    // failed release is retried) and becomes ready; the dependent follows.
+    f.env
+        .apply_yaml(
+            &release("flux-system", "db", "  values:\n    replicaCount: 2\n")
+                .replace("timeout: 1m", "timeout: 3s"),
+        )
+        .await;
+    let db = f
+        .env
+        .wait_for(HR, "flux-system", "db", TIMEOUT, "ready", is_ready)
+        .await
+        .unwrap();
+    let app = f
+        .env
+        .wait_for(HR, "flux-system", "app", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await
+        .unwrap();
+    let when = |o: &Value| {
+        ready(Some(o)).unwrap()["lastTransitionTime"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(when(&app) >= when(&db), "app after db");
+    assert_eq!(
+        f.history("app", "flux-system")[0]["status"],
+        "deployed",
+        "the real helm sees the dependent's release"
+    );
+    f.env.stop().await;
+}

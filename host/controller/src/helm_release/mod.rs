@@ -10,11 +10,13 @@
 //! like helm-controller's. Nothing is written when neither the chart nor the values
 //! changed since the deployed revision. `spec.postRenderers` run over the rendered chart
 //! before the revision is recorded (see [`post_render`]); changing them upgrades.
+//! `dependsOn` holds the release back until the named HelmReleases are ready
+//! ([`crate::dependencies`]).
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `dependsOn`, `serviceAccountName`/`kubeConfig`, CRD policies, and
+//! `serviceAccountName`/`kubeConfig`, CRD policies, and
 //! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
@@ -704,6 +706,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         .map(|(ns, name)| format!("{ns}/{name}"));
 
     let outcome = async {
+        crate::dependencies::check(ctx, hr.as_ref(), |_, _| true)
+            .await
+            .map_err(|m| Failure::new(meta::reasons::DEPENDENCY_NOT_READY, m))?;
         let chart = chart_artifact(ctx, &hr).await?;
         release(ctx, &hr, &chart, &mut status).await
     }
@@ -823,6 +828,8 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 );
                 if failure.reason == reason::ARTIFACT_FAILED {
                     Duration::from_secs(5).min(hr.spec.interval.as_std())
+                } else if failure.reason == meta::reasons::DEPENDENCY_NOT_READY {
+                    ctx.options.requeue_dependency
                 } else {
                     ctx.backoff.failed(&what, hr.spec.interval.as_std())
                 }
@@ -840,7 +847,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 *counter = Some(counter.unwrap_or(0) + 1);
             }
             if !repeated {
-                let severity = if failure.reason == reason::ARTIFACT_FAILED {
+                let severity = if [reason::ARTIFACT_FAILED, meta::reasons::DEPENDENCY_NOT_READY]
+                    .contains(&failure.reason)
+                {
                     Severity::Normal
                 } else {
                     Severity::Warning

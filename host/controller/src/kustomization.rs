@@ -279,43 +279,14 @@ async fn render(
 /// Kustomization's ServiceAccount, or one for the remote cluster of `kubeConfig`.
 async fn apply_client(ctx: &Context, ks: &Kustomization) -> Result<Option<kube::Client>, Failure> {
     let ns = ks.namespace().unwrap_or_default();
-    let fail = |m: String| Failure::new(reasons::RECONCILIATION_FAILED, m);
-    let mut config = None;
-    if let Some(kc) = &ks.spec.kube_config {
-        let secret = kc.secret_ref.as_ref().ok_or_else(|| {
-            fail("spec.kubeConfig: only secretRef (provider generic) is supported".into())
-        })?;
-        let key = kc.secret_key().unwrap_or("value");
-        let data = crate::secrets::required_secret(&ctx.client, &ns, &secret.name)
-            .await
-            .map_err(|e| fail(chain(&e)))?;
-        let text = data
-            .get(key)
-            .or_else(|| data.get("value.yaml"))
-            .ok_or_else(|| fail(format!("Secret {ns}/{} has no key {key:?}", secret.name)))?;
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(text))
-            .map_err(|e| fail(format!("kubeconfig in Secret {ns}/{}: {e}", secret.name)))?;
-        let c = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| fail(format!("kubeconfig in Secret {ns}/{}: {e}", secret.name)))?;
-        config = Some(c);
-    }
-    let sa = ks
-        .spec
-        .service_account_name
-        .clone()
-        .or_else(|| ctx.options.default_service_account.clone());
-    if let Some(sa) = sa {
-        let mut c = config.unwrap_or_else(|| ctx.config.clone());
-        c.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{sa}"));
-        config = Some(c);
-    }
-    match config {
-        None => Ok(None),
-        Some(c) => kube::Client::try_from(c)
-            .map(Some)
-            .map_err(|e| fail(format!("building the apply client: {e}"))),
-    }
+    let who = crate::target::Identity {
+        namespace: &ns,
+        service_account: ks.spec.service_account_name.as_deref(),
+        kube_config: ks.spec.kube_config.as_ref(),
+    };
+    crate::target::client(ctx, who)
+        .await
+        .map_err(|m| Failure::new(reasons::RECONCILIATION_FAILED, m))
 }
 
 /// Render, apply, prune and check health.

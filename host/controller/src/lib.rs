@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod server;
 pub mod source;
 pub mod status;
+pub mod target;
 pub mod vars;
 
 pub use context::{Context, Options};

@@ -508,3 +508,201 @@ async fn depends_on_holds_a_release_back_until_its_dependency_is_ready_and_then_
     );
     f.env.stop().await;
 }
+
+const TENANT: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: deployer
+  namespace: team-a
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: nobody
+  namespace: team-a
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: deployer
+  namespace: team-a
+rules:
+- apiGroups: [""]
+  resources: ["secrets", "configmaps", "services"]
+  verbs: ["*"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: deployer
+  namespace: team-a
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: deployer
+subjects:
+- kind: ServiceAccount
+  name: deployer
+  namespace: team-a
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn service_account_impersonation_releases_with_the_tenants_rights_and_is_forbidden_without_them()
+ {
+    let mut f = Fixture::new().await;
+    f.env.apply_yaml(TENANT).await;
+    f.env.start();
+
+    // With the tenant's rights: installed, release records in the tenant's namespace.
+    f.env
+        .apply_yaml(&release(
+            "team-a",
+            "web",
+            "  serviceAccountName: deployer\n",
+        ))
+        .await;
+    f.env
+        .wait_for(HR, "team-a", "web", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await;
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "team-a", "web")
+            .await
+            .is_some()
+    );
+    assert_eq!(f.history("web", "team-a")[0]["status"], "deployed");
+
+    // A ServiceAccount without rights: forbidden, and nothing written.
+    f.env
+        .apply_yaml(&release(
+            "team-a",
+            "denied",
+            "  serviceAccountName: nobody\n",
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "team-a", "denied", TIMEOUT, "forbidden", |o| {
+            ready(o).is_some_and(|c| c["status"] == "False") && message(o).contains("forbidden")
+        })
+        .await;
+    let msg = message(hr.as_ref());
+    assert!(
+        msg.contains("system:serviceaccount:team-a:nobody"),
+        "the impersonated user is named: {msg}"
+    );
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "team-a", "denied")
+            .await
+            .is_none()
+    );
+    assert_eq!(helm_secrets(&f.env, "team-a", "denied").await, 0);
+
+    // --default-service-account applies to a HelmRelease that names none.
+    f.env.stop().await;
+    let mut options = f.env.options("default-sa");
+    options.default_service_account = Some("nobody".into());
+    f.env.start_with(options);
+    f.env.apply_yaml(&release("team-a", "defaulted", "")).await;
+    let hr = f
+        .env
+        .wait_for(HR, "team-a", "defaulted", TIMEOUT, "forbidden", |o| {
+            message(o).contains("forbidden")
+        })
+        .await;
+    assert!(
+        message(hr.as_ref()).contains("system:serviceaccount:team-a:nobody"),
+        "{}",
+        message(hr.as_ref())
+    );
+    assert_eq!(helm_secrets(&f.env, "team-a", "defaulted").await, 0);
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kube_config_releases_to_the_remote_cluster_with_its_release_records_there() {
+    let remote = kube_sim::KubeSim::start(kube_sim::Options::default())
+        .await
+        .unwrap();
+    remote.set_workload_mode(kube_sim::WorkloadMode::Ready);
+    let mut f = Fixture::new().await;
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "remote-kubeconfig", "namespace": "flux-system"},
+        "stringData": {"value": remote.kubeconfig_yaml()}
+    });
+    f.env
+        .apply_yaml(&serde_yaml_ng::to_string(&secret).unwrap())
+        .await;
+    f.env.start();
+    f.env
+        .apply_yaml(&release(
+            "flux-system",
+            "web",
+            "  targetNamespace: default\n  storageNamespace: default\n  kubeConfig:\n    secretRef:\n      name: remote-kubeconfig\n",
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await
+        .unwrap();
+    assert_eq!(hr["status"]["storageNamespace"], "default");
+
+    // Objects and release records on the remote cluster, none on the local one.
+    let remote_client = kube::Client::try_from(remote.client_config().await.unwrap()).unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(remote_client.clone(), "default");
+    assert!(deployments.get_opt("web").await.unwrap().is_some());
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "default", "web")
+            .await
+            .is_none()
+    );
+    assert_eq!(helm_secrets(&f.env, "default", "web").await, 0);
+    assert_eq!(helm_secrets(&f.env, "flux-system", "web").await, 0);
+    let remote_kubeconfig = f.env.tmp.path().join("remote-kubeconfig");
+    remote.write_kubeconfig(&remote_kubeconfig).unwrap();
+    let list: Value = serde_json::from_str(&helm::helm(
+        &f.home,
+        Some(&remote_kubeconfig),
+        &["list", "-n", "default", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list[0]["name"], "web");
+    assert_eq!(list[0]["status"], "deployed");
+
+    // Deletion uninstalls from the remote cluster.
+    let api: kube::Api<gyre_api::helm::HelmRelease> =
+        kube::Api::namespaced(f.env.client.clone(), "flux-system");
+    api.delete("web", &Default::default()).await.unwrap();
+    f.env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "deleted", |o| {
+            o.is_none()
+        })
+        .await;
+    assert!(deployments.get_opt("web").await.unwrap().is_none());
+    let list: Value = serde_json::from_str(&helm::helm(
+        &f.home,
+        Some(&remote_kubeconfig),
+        &["list", "-n", "default", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list, serde_json::json!([]));
+    f.env.stop().await;
+}

@@ -11,12 +11,14 @@
 //! changed since the deployed revision. `spec.postRenderers` run over the rendered chart
 //! before the revision is recorded (see [`post_render`]); changing them upgrades.
 //! `dependsOn` holds the release back until the named HelmReleases are ready
-//! ([`crate::dependencies`]).
+//! ([`crate::dependencies`]). Objects and release records go through the release's
+//! connection ([`client`]): impersonating `serviceAccountName` (or
+//! `--default-service-account`), or to the remote cluster of `kubeConfig.secretRef`.
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! `serviceAccountName`/`kubeConfig`, CRD policies, and
+//! CRD policies, and
 //! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
@@ -25,6 +27,7 @@
 //! The config digest is computed over Gyre's YAML encoding of the values (see
 //! [`values::digest`]).
 
+pub mod client;
 pub mod post_render;
 pub mod values;
 
@@ -71,6 +74,8 @@ pub mod reason {
     pub const UPGRADE_FAILED: &str = "UpgradeFailed";
     /// Uninstall succeeded.
     pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// The client for the target cluster (impersonation, kubeconfig) cannot be built.
+    pub const REST_CLIENT_ERROR: &str = "RESTClientError";
     /// A reference into another namespace is not allowed.
     pub const ACCESS_DENIED: &str = "AccessDenied";
     /// The failed release is not retried without remediation retries.
@@ -433,7 +438,10 @@ async fn release(
 ) -> Result<Done, Failure> {
     let name = hr.release_name();
     let release_ns = hr.release_namespace();
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let target = client::resolve(ctx, hr)
+        .await
+        .map_err(|m| Failure::new(reason::REST_CLIENT_ERROR, m))?;
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     status.storage_namespace = Some(storage.namespace().to_string());
 
     let user_values = values::collect(&ctx.client, hr)
@@ -588,7 +596,7 @@ async fn release(
         .as_ref()
         .map(|d| manifest_inventory(&d.manifest, &release_ns))
         .unwrap_or_default();
-    let outcome = apply_release(ctx, hr, out.objects, &previous, upgrade).await;
+    let outcome = apply_release(&target.applier, hr, out.objects, &previous, upgrade).await;
     match outcome {
         Ok(changes) => {
             rel.info.status = Status::Deployed;
@@ -636,13 +644,12 @@ async fn release(
 /// (unless the action's `disableWait`), within `spec.timeout`. Returns the change set's
 /// lines.
 async fn apply_release(
-    ctx: &Context,
+    applier: &Applier,
     hr: &HelmRelease,
     objects: Vec<Value>,
     previous: &Inventory,
     upgrade: bool,
 ) -> Result<Vec<String>, String> {
-    let applier: &Applier = &ctx.applier;
     let owner = Owner::helm_release(&hr.name_any(), &hr.namespace().unwrap_or_default());
     let mut opts = ApplyOptions::for_owner(owner.clone());
     opts.default_namespace = hr.release_namespace();
@@ -890,7 +897,8 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
         message: m,
     };
     let name = hr.release_name();
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let target = client::resolve(ctx, &hr).await.map_err(&fail)?;
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     let releases = storage
         .history(&name)
         .await
@@ -902,12 +910,13 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     {
         let previous = manifest_inventory(&deployed.manifest, &hr.release_namespace());
         let owner = Owner::helm_release(&hr.name_any(), &own_ns);
-        let nothing = ctx
+        let nothing = target
             .applier
             .apply(Vec::new(), &ApplyOptions::for_owner(owner.clone()))
             .await
             .map_err(|f| fail(f.chain()))?;
-        ctx.applier
+        target
+            .applier
             .prune(&nothing, &previous, &PruneOptions::for_owner(owner))
             .await
             .map_err(|f| fail(format!("deleting the release's objects: {}", f.chain())))?;

@@ -1,0 +1,43 @@
+//! The cluster a HelmRelease releases to: objects are applied *and* Helm's release
+//! records are kept through one connection — the controller's own, one impersonating
+//! `serviceAccountName` (or `--default-service-account`), or the remote cluster of
+//! `kubeConfig.secretRef` — as helm-controller builds one REST client getter for both.
+//! Sources, values and the generated HelmChart stay on the controller's cluster.
+
+use gyre_api::helm::HelmRelease;
+use gyre_apply::Applier;
+use kube::ResourceExt;
+
+use crate::context::Context;
+use crate::target::{self, Identity};
+
+/// The connection of one reconcile.
+pub struct Target {
+    /// For the release storage (and the cluster version).
+    pub client: kube::Client,
+    /// For apply, prune and health.
+    pub applier: Applier,
+}
+
+/// The HelmRelease's connection.
+///
+/// # Errors
+/// Why the client cannot be built (helm-controller's `RESTClientError`).
+pub async fn resolve(ctx: &Context, hr: &HelmRelease) -> Result<Target, String> {
+    let ns = hr.namespace().unwrap_or_default();
+    let who = Identity {
+        namespace: &ns,
+        service_account: hr.spec.service_account_name.as_deref(),
+        kube_config: hr.spec.kube_config.as_ref(),
+    };
+    Ok(match target::client(ctx, who).await? {
+        Some(client) => Target {
+            applier: Applier::new(client.clone()),
+            client,
+        },
+        None => Target {
+            client: ctx.client.clone(),
+            applier: ctx.applier.clone(),
+        },
+    })
+}

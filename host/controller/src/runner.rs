@@ -333,6 +333,26 @@ pub async fn run(
         let (deps, deps_map) = dependents(&ctx, releases.clone(), |hr: &HelmRelease| {
             hash_of(crate::dependencies::ready(hr))
         });
+        // …and when the OCIRepository its chartRef names publishes a new artifact.
+        let oci_releases = releases.clone();
+        let ocis = watcher(ctx.watch_api::<OCIRepository>(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(
+                |r: &OCIRepository| {
+                    artifact_revision(r.status.as_ref().and_then(|s| s.artifact.as_ref()))
+                },
+                Default::default(),
+            );
+        let oci_map = move |repo: OCIRepository| {
+            let key = (repo.namespace().unwrap_or_default(), repo.name_any());
+            oci_releases
+                .state()
+                .iter()
+                .filter(|hr| crate::helm_release::oci_chart::source_of(hr).as_ref() == Some(&key))
+                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+                .collect::<Vec<_>>()
+        };
         // A release is reconsidered when its HelmChart publishes a new chart artifact.
         let charts = watcher(ctx.watch_api::<HelmChart>(), watcher::Config::default())
             .default_backoff()
@@ -353,6 +373,7 @@ pub async fn run(
                 .collect::<Vec<_>>()
         })
         .watches_stream(deps, deps_map)
+        .watches_stream(ocis, oci_map)
         .graceful_shutdown_on(stop())
         .run(
             |o, c| measured(o, c, crate::helm_release::reconcile),

@@ -706,3 +706,169 @@ async fn kube_config_releases_to_the_remote_cluster_with_its_release_records_the
     assert_eq!(list, serde_json::json!([]));
     f.env.stop().await;
 }
+
+/// `helm push` of a packaged chart to `oci://<registry>/charts` over plain HTTP.
+fn helm_push(home: &Path, tgz: &Path, registry: &str) {
+    helm::helm(
+        home,
+        None,
+        &[
+            "push",
+            tgz.to_str().unwrap(),
+            &format!("oci://{registry}/charts"),
+            "--plain-http",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chart_ref_to_an_oci_repository_installs_the_chart_helm_pushed_and_upgrades_when_it_moves()
+{
+    let reg = TestRegistry::start();
+    let mut f = Fixture::new().await;
+    helm_push(&f.home, &f.tgz, &reg.addr);
+    f.env.start();
+    f.env
+        .apply_yaml(&format!(
+            r#"apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: web
+  namespace: flux-system
+spec:
+  interval: 10m
+  url: oci://{}/charts/web
+  insecure: true
+  ref:
+    semver: "1.0.x"
+  layerSelector:
+    mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+    operation: copy
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: flux-system
+spec:
+  interval: 10m
+  timeout: 1m
+  chartRef:
+    kind: OCIRepository
+    name: web
+  values:
+    greeting: from-oci
+"#,
+            reg.addr
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "installed", |o| {
+            reason(o) == "InstallSucceeded"
+        })
+        .await
+        .unwrap();
+    let repo = f
+        .env
+        .get(
+            "source.toolkit.fluxcd.io/v1",
+            "OCIRepository",
+            "flux-system",
+            "web",
+        )
+        .await
+        .unwrap();
+    let revision = repo["status"]["artifact"]["revision"].as_str().unwrap();
+    let (tag, digest) = revision.split_once('@').unwrap();
+    assert_eq!(tag, "1.0.0");
+    let version = format!("1.0.0+{}", &digest["sha256:".len().."sha256:".len() + 12]);
+    let st = &hr["status"];
+    assert_eq!(st["lastAttemptedRevision"], version.as_str());
+    assert_eq!(st["lastAttemptedRevisionDigest"], digest);
+    assert_eq!(st["history"][0]["chartVersion"], version.as_str());
+    assert!(st.get("helmChart").is_none(), "no HelmChart for a chartRef");
+    assert_eq!(
+        message(Some(&hr)),
+        format!("Helm install succeeded for release flux-system/web.v1 with chart web@{version}")
+    );
+    let cm = f
+        .env
+        .get("v1", "ConfigMap", "flux-system", "web-info")
+        .await
+        .unwrap();
+    assert_eq!(cm["data"]["greeting"], "from-oci");
+    let list: Value = serde_json::from_str(&helm::helm(
+        &f.home,
+        Some(&f.kubeconfig),
+        &["list", "-n", "flux-system", "-o", "json"],
+    ))
+    .unwrap();
+    assert_eq!(list[0]["chart"], format!("web-{version}"));
+
+    // A new chart version pushed: the OCIRepository moves, the release upgrades.
+    let (_, tgz2) = helm::package(
+        &f.env.tmp.path().join("charts-1.0.1"),
+        &f.home,
+        "web",
+        "1.0.1",
+        VALUES,
+        &[
+            ("deployment.yaml", DEPLOYMENT),
+            ("service.yaml", SERVICE),
+            ("configmap.yaml", CONFIGMAP),
+        ],
+    );
+    helm_push(&f.home, &tgz2, &reg.addr);
+    let api: kube::Api<gyre_api::source::OCIRepository> =
+        kube::Api::namespaced(f.env.client.clone(), "flux-system");
+    api.patch(
+        "web",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({
+            "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}
+        })),
+    )
+    .await
+    .unwrap();
+    let hr = f
+        .env
+        .wait_for(
+            HR,
+            "flux-system",
+            "web",
+            TIMEOUT,
+            "upgraded to 1.0.1",
+            |o| {
+                reason(o) == "UpgradeSucceeded"
+                    && o.is_some_and(|o| {
+                        o["status"]["lastAttemptedRevision"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with("1.0.1+"))
+                    })
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hr["status"]["history"][0]["version"], 2);
+    let statuses: Vec<String> = f
+        .history("web", "flux-system")
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["chart"].as_str().unwrap(),
+                h["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        statuses[0].starts_with("web-1.0.0+") && statuses[0].ends_with(" superseded"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[1].starts_with("web-1.0.1+") && statuses[1].ends_with(" deployed"),
+        "{statuses:?}"
+    );
+    f.env.stop().await;
+}

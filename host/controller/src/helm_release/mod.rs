@@ -4,7 +4,8 @@
 //!
 //! The chart comes from a HelmChart: one generated from `spec.chart` (named
 //! `<namespace>-<name>` in the source's namespace, labelled with the HelmRelease and
-//! deleted with it) or the one `spec.chartRef` names. Release records are Helm's
+//! deleted with it) or the one `spec.chartRef` names; or from the OCIRepository
+//! `spec.chartRef` names ([`oci_chart`]). Release records are Helm's
 //! (`gyre-release`), so `helm list` and `helm history` see every revision; objects are
 //! applied with server-side apply and labelled `helm.toolkit.fluxcd.io/name|namespace`
 //! like helm-controller's. Nothing is written when neither the chart nor the values
@@ -18,8 +19,7 @@
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! CRD policies, and
-//! `chartRef` to an OCIRepository. A failed release is not retried until the chart or the
+//! and CRD policies. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
 //! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
 //! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an
@@ -28,6 +28,7 @@
 //! [`values::digest`]).
 
 pub mod client;
+pub mod oci_chart;
 pub mod post_render;
 pub mod values;
 
@@ -230,6 +231,14 @@ async fn chart_artifact(ctx: &Context, hr: &HelmRelease) -> Result<ChartArtifact
             stalled: true,
         });
     }
+    if let Some(r) = hr
+        .spec
+        .chart_ref
+        .as_ref()
+        .filter(|r| r.kind == "OCIRepository")
+    {
+        return oci_chart::artifact(ctx, hr, r).await;
+    }
     let Some((ns, name)) = chart_object(hr) else {
         let kind = hr
             .spec
@@ -239,7 +248,9 @@ async fn chart_artifact(ctx: &Context, hr: &HelmRelease) -> Result<ChartArtifact
             .unwrap_or_default();
         return Err(Failure {
             reason: meta::reasons::INVALID,
-            message: format!("spec.chartRef kind {kind:?} is not supported yet (HelmChart)"),
+            message: format!(
+                "spec.chartRef kind {kind:?} is not supported (HelmChart, OCIRepository)"
+            ),
             stalled: true,
         });
     };
@@ -455,7 +466,11 @@ async fn release(
         .prefix("gyre-helm-")
         .tempdir()
         .map_err(|e| Failure::new(reason::ARTIFACT_FAILED, format!("temporary directory: {e}")))?;
-    let (chart_dir, metadata) = extract_chart(ctx, chart, tmp.path()).await?;
+    let (chart_dir, mut metadata) = extract_chart(ctx, chart, tmp.path()).await?;
+    status.last_attempted_revision_digest = oci_chart::mutate(chart, &chart_dir, &mut metadata)?;
+    if status.last_attempted_revision_digest.is_some() {
+        status.last_attempted_revision = Some(metadata.version.clone());
+    }
     let chart_id = format!("{}@{}", metadata.name, metadata.version);
 
     let storage_fail = |e: gyre_release::Error| {

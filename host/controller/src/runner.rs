@@ -6,7 +6,9 @@
 //! does the rest. HelmReleases are also triggered when their HelmChart publishes a new
 //! chart. Kustomizations are also triggered when their source publishes a new
 //! artifact revision and when a Kustomization they depend on becomes ready; HelmReleases
-//! likewise when a HelmRelease they depend on becomes ready.
+//! likewise when a HelmRelease they depend on becomes ready, when the OCIRepository of
+//! their `chartRef` moves, and when a ConfigMap or Secret of their `valuesFrom` labelled
+//! `reconcile.fluxcd.io/watch: Enabled` changes.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use gyre_api::meta;
 use gyre_api::plugin::Plugin;
 use gyre_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -154,6 +157,44 @@ where
             .iter()
             .filter(|k| crate::dependencies::names(k.as_ref(), &ns, &name))
             .map(|k| ObjectRef::from_obj(k.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    (stream, map)
+}
+
+/// Wakes the HelmReleases whose `valuesFrom` names a ConfigMap or Secret labelled
+/// `reconcile.fluxcd.io/watch: Enabled` when its data changes (Flux 2.4+).
+fn watched_values<K>(
+    ctx: &Context,
+    releases: Store<HelmRelease>,
+    data: fn(&K) -> Option<u64>,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl Fn(K) -> Vec<ObjectRef<HelmRelease>> + Send + Sync + 'static,
+)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (label, value) = crate::helm_release::values::WATCH_LABEL;
+    let config = watcher::Config::default().labels(&format!("{label}={value}"));
+    let stream = watcher(ctx.watch_api::<K>(), config)
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(data, Default::default());
+    let map = move |obj: K| {
+        let kind = K::kind(&()).to_string();
+        let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        releases
+            .state()
+            .iter()
+            .filter(|hr| crate::helm_release::values::references(hr, &kind, &ns, &name))
+            .map(|hr| ObjectRef::from_obj(hr.as_ref()))
             .collect::<Vec<_>>()
     };
     (stream, map)
@@ -333,6 +374,27 @@ pub async fn run(
         let (deps, deps_map) = dependents(&ctx, releases.clone(), |hr: &HelmRelease| {
             hash_of(crate::dependencies::ready(hr))
         });
+        // …and when a watched ConfigMap or Secret of its valuesFrom changes.
+        let (cms, cm_map) = watched_values(&ctx, releases.clone(), |c: &ConfigMap| {
+            hash_of((
+                &c.data,
+                c.binary_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k, &v.0))
+                    .collect::<Vec<_>>(),
+            ))
+        });
+        let (secrets, secret_map) = watched_values(&ctx, releases.clone(), |s: &Secret| {
+            hash_of((
+                s.data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k, &v.0))
+                    .collect::<Vec<_>>(),
+                &s.string_data,
+            ))
+        });
         // …and when the OCIRepository its chartRef names publishes a new artifact.
         let oci_releases = releases.clone();
         let ocis = watcher(ctx.watch_api::<OCIRepository>(), watcher::Config::default())
@@ -374,6 +436,8 @@ pub async fn run(
         })
         .watches_stream(deps, deps_map)
         .watches_stream(ocis, oci_map)
+        .watches_stream(cms, cm_map)
+        .watches_stream(secrets, secret_map)
         .graceful_shutdown_on(stop())
         .run(
             |o, c| measured(o, c, crate::helm_release::reconcile),

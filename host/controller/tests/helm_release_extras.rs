@@ -872,3 +872,87 @@ spec:
     );
     f.env.stop().await;
 }
+
+fn values_config_map(name: &str, greeting: &str, watched: bool) -> String {
+    let labels = if watched {
+        "  labels:\n    reconcile.fluxcd.io/watch: Enabled\n"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: flux-system\n{labels}data:\n  values.yaml: |\n    greeting: {greeting}\n"
+    )
+}
+
+async fn greeting(env: &Env, release: &str) -> String {
+    env.get("v1", "ConfigMap", "flux-system", &format!("{release}-info"))
+        .await
+        .map(|c| {
+            c["data"]["greeting"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn values_from_objects_labelled_for_watching_trigger_an_upgrade_when_they_change() {
+    let mut f = Fixture::new().await;
+    f.env
+        .apply_yaml(&values_config_map("watched", "one", true))
+        .await;
+    f.env
+        .apply_yaml(&values_config_map("plain", "one", false))
+        .await;
+    f.env.start();
+    for (name, cm) in [("web", "watched"), ("other", "plain")] {
+        f.env
+            .apply_yaml(&release(
+                "flux-system",
+                name,
+                &format!("  valuesFrom:\n    - kind: ConfigMap\n      name: {cm}\n"),
+            ))
+            .await;
+    }
+    for name in ["web", "other"] {
+        f.env
+            .wait_for(HR, "flux-system", name, TIMEOUT, "installed", |o| {
+                reason(o) == "InstallSucceeded"
+            })
+            .await;
+        assert_eq!(greeting(&f.env, name).await, "one");
+    }
+
+    // The labelled ConfigMap changes: its HelmRelease upgrades without any other trigger
+    // (interval 10m).
+    f.env
+        .apply_yaml(&values_config_map("watched", "two", true))
+        .await;
+    f.env
+        .wait_for(HR, "flux-system", "web", TIMEOUT, "upgraded", |o| {
+            reason(o) == "UpgradeSucceeded"
+        })
+        .await;
+    assert_eq!(greeting(&f.env, "web").await, "two");
+    assert_eq!(f.history("web", "flux-system").len(), 2);
+
+    // An unlabelled ConfigMap changes: nothing happens until the next interval…
+    f.env
+        .apply_yaml(&values_config_map("plain", "two", false))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(greeting(&f.env, "other").await, "one");
+    assert_eq!(f.history("other", "flux-system").len(), 1);
+    // …or until it is labelled for watching.
+    f.env
+        .apply_yaml(&values_config_map("plain", "two", true))
+        .await;
+    f.env
+        .wait_for(HR, "flux-system", "other", TIMEOUT, "upgraded", |o| {
+            reason(o) == "UpgradeSucceeded"
+        })
+        .await;
+    assert_eq!(greeting(&f.env, "other").await, "two");
+    f.env.stop().await;
+}

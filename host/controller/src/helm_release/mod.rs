@@ -21,8 +21,8 @@
 //! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
 //! and CRD policies. A failed release is not retried until the chart or the
 //! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
-//! of `valuesFrom` are re-read on every reconcile but do not trigger one (Flux's
-//! `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart generated for an
+//! of `valuesFrom` are re-read on every reconcile; they trigger one only when labelled
+//! `reconcile.fluxcd.io/watch: Enabled`, as in Flux 2.4+. A HelmChart generated for an
 //! older `spec.chart` (another source namespace) is not garbage-collected until deletion.
 //! The config digest is computed over Gyre's YAML encoding of the values (see
 //! [`values::digest`]).

@@ -296,6 +296,10 @@ async fn post_renderers_patch_retag_and_label_what_is_applied_and_recorded_and_a
         .unwrap();
     assert_eq!(cm["data"]["extra"], "from-deprecated-smp");
     assert_eq!(cm["data"]["greeting"], "hello");
+    assert_eq!(
+        cm["data"]["kubeVersion"], "v1.32.0-kube-sim",
+        "the cluster's /version, not the renderer's default v1.32.0"
+    );
     assert_eq!(cm["metadata"]["annotations"]["patched-by"], "json6902");
 
     // What Helm recorded: the post-rendered manifest, as `helm get manifest` shows it.
@@ -668,6 +672,14 @@ async fn kube_config_releases_to_the_remote_cluster_with_its_release_records_the
     let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
         kube::Api::namespaced(remote_client.clone(), "default");
     assert!(deployments.get_opt("web").await.unwrap().is_some());
+    let info: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(remote_client.clone(), "default");
+    let info = info.get("web-info").await.unwrap();
+    assert_eq!(
+        info.data.unwrap()["kubeVersion"],
+        remote_client.apiserver_version().await.unwrap().git_version,
+        "rendered for the remote cluster's version"
+    );
     assert!(
         f.env
             .get("apps/v1", "Deployment", "default", "web")

@@ -41,3 +41,18 @@ pub async fn resolve(ctx: &Context, hr: &HelmRelease) -> Result<Target, String> 
         },
     })
 }
+
+impl Target {
+    /// The cluster's version (`/version`'s `gitVersion`), which Helm renders with as
+    /// `.Capabilities.KubeVersion`.
+    ///
+    /// # Errors
+    /// When `/version` cannot be read.
+    pub async fn kube_version(&self) -> Result<String, String> {
+        self.client
+            .apiserver_version()
+            .await
+            .map(|info| info.git_version)
+            .map_err(|e| format!("could not get server version from Kubernetes: {e}"))
+    }
+}

@@ -14,7 +14,8 @@
 //! `dependsOn` holds the release back until the named HelmReleases are ready
 //! ([`crate::dependencies`]). Objects and release records go through the release's
 //! connection ([`client`]): impersonating `serviceAccountName` (or
-//! `--default-service-account`), or to the remote cluster of `kubeConfig.secretRef`.
+//! `--default-service-account`), or to the remote cluster of `kubeConfig.secretRef`;
+//! that cluster's `/version` is the chart's `.Capabilities.KubeVersion`.
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
@@ -555,9 +556,14 @@ async fn release(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| ".".into());
+    let kube_version = target
+        .kube_version()
+        .await
+        .map_err(|m| Failure::new(failed_reason, fail_msg(&m)))?;
     let config = json!({
         "releaseName": name,
         "namespace": release_ns,
+        "kubeVersion": kube_version,
         "values": Value::Object(user_values.clone()),
         "includeCrds": true,
         "noHooks": true,

@@ -13,9 +13,12 @@
 //! `# Source:` comments once a post-renderer ran.
 //!
 //! # Caveats
-//! The digest in `status.observedPostRenderersDigest` is a SHA-256 over Gyre's JSON
-//! encoding of `spec.postRenderers`, not byte-for-byte Flux's: a HelmRelease taken over
-//! from Flux upgrades once when its post-renderers are first compared.
+//! `status.observedPostRenderersDigest` is a SHA-256 over the JSON of `spec.postRenderers`
+//! encoded as Go's `json.Encoder` does; it equals helm-controller's as long as the object
+//! sets no empty lists (Go omits them, Gyre keeps them) — otherwise a HelmRelease taken
+//! over from Flux upgrades once on its next new generation. Flux's origin-labels
+//! post-renderer is not one: Gyre adds those labels at apply time, so they are not in the
+//! stored manifest.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,11 +69,34 @@ pub enum Error {
     },
 }
 
-/// The digest of `spec.postRenderers` (`sha256:<hex>`), or `None` when there are none.
+/// JSON as Go's `json.Encoder` writes it: HTML-sensitive characters escaped, and a
+/// trailing newline. (They can only occur inside strings, so replacing them anywhere is
+/// safe.)
+fn go_json(value: &impl serde::Serialize) -> String {
+    let mut out = String::new();
+    for c in serde_json::to_string(value).unwrap_or_default().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The digest of `spec.postRenderers` (`sha256:<hex>`), or `None` when there are none:
+/// SHA-256 over the JSON encoding, as helm-controller computes it.
 pub fn digest(spec: &HelmReleaseSpec) -> Option<String> {
     let p = spec.post_renderers.as_ref()?;
-    let bytes = serde_json::to_vec(p).unwrap_or_default();
-    Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
+    let json = go_json(p);
+    Some(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(json.as_bytes()))
+    ))
 }
 
 /// Whether the post-renderers changed since the last successful release, so that an
@@ -280,6 +306,20 @@ images:
         );
         assert_eq!(doc["patchesJson6902"][0]["target"]["name"], "web");
         assert_eq!(doc["images"][0]["newTag"], "1.27");
+    }
+
+    #[test]
+    fn the_digest_is_over_go_style_json_with_a_trailing_newline() {
+        let spec: HelmReleaseSpec = serde_yaml_ng::from_str(
+            "interval: 1m\npostRenderers:\n  - kustomize:\n      images: [{name: \"a<b>&c\", newTag: \"1\"}]\n",
+        )
+        .unwrap();
+        let want = "[{\"kustomize\":{\"images\":[{\"name\":\"a\\u003cb\\u003e\\u0026c\",\"newTag\":\"1\"}]}}]\n";
+        assert_eq!(go_json(spec.post_renderers.as_ref().unwrap()), want);
+        assert_eq!(
+            digest(&spec).unwrap(),
+            format!("sha256:{}", hex::encode(Sha256::digest(want.as_bytes())))
+        );
     }
 
     #[test]

@@ -431,7 +431,11 @@ const FAILING_DEPLOYMENT: &str = r#"  postRenderers:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn depends_on_holds_a_release_back_until_its_dependency_is_ready_and_then_installs_it() {
     let mut f = Fixture::new().await;
-    f.env.start();
+    // A dependency-wait requeue far beyond the test: only the dependency's readiness can
+    // wake the dependent.
+    let mut options = f.env.options("deps");
+    options.requeue_dependency = Duration::from_secs(3600);
+    f.env.start_with(options);
     // The dependent first; its dependency does not exist yet.
     f.env
         .apply_yaml(&release(

@@ -65,6 +65,7 @@ metadata:
 data:
   greeting: {{ .Values.greeting | quote }}
   kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+  servesFlux: {{ .Capabilities.APIVersions.Has "source.toolkit.fluxcd.io/v1/HelmRepository" | quote }}
 "#;
 
 /// A test environment with the `web` chart served as a Helm repository named `charts`
@@ -299,6 +300,10 @@ async fn post_renderers_patch_retag_and_label_what_is_applied_and_recorded_and_a
     assert_eq!(
         cm["data"]["kubeVersion"], "v1.32.0-kube-sim",
         "the cluster's /version, not the renderer's default v1.32.0"
+    );
+    assert_eq!(
+        cm["data"]["servesFlux"], "true",
+        "the cluster's discovery is .Capabilities.APIVersions"
     );
     assert_eq!(cm["metadata"]["annotations"]["patched-by"], "json6902");
 
@@ -680,9 +685,14 @@ async fn kube_config_releases_to_the_remote_cluster_with_its_release_records_the
         kube::Api::namespaced(remote_client.clone(), "default");
     let info = info.get("web-info").await.unwrap();
     assert_eq!(
-        info.data.unwrap()["kubeVersion"],
+        info.data.as_ref().unwrap()["kubeVersion"],
         remote_client.apiserver_version().await.unwrap().git_version,
         "rendered for the remote cluster's version"
+    );
+    assert_eq!(
+        info.data.as_ref().unwrap()["servesFlux"],
+        "false",
+        "the remote cluster serves no Flux APIs"
     );
     assert!(
         f.env

@@ -42,17 +42,44 @@ pub async fn resolve(ctx: &Context, hr: &HelmRelease) -> Result<Target, String> 
     })
 }
 
+/// What Helm renders as `.Capabilities` for a live cluster.
+pub struct Capabilities {
+    /// `/version`'s `gitVersion` (`.Capabilities.KubeVersion`).
+    pub kube_version: String,
+    /// Every served `group/version` and `group/version/Kind` (`.Capabilities.APIVersions`).
+    pub api_versions: Vec<String>,
+}
+
 impl Target {
-    /// The cluster's version (`/version`'s `gitVersion`), which Helm renders with as
-    /// `.Capabilities.KubeVersion`.
+    /// The cluster's version and API versions, from `/version` and discovery, as Helm
+    /// reads them before rendering for a cluster.
     ///
     /// # Errors
-    /// When `/version` cannot be read.
-    pub async fn kube_version(&self) -> Result<String, String> {
-        self.client
+    /// When `/version` or discovery cannot be read.
+    pub async fn capabilities(&self) -> Result<Capabilities, String> {
+        let info = self
+            .client
             .apiserver_version()
             .await
-            .map(|info| info.git_version)
-            .map_err(|e| format!("could not get server version from Kubernetes: {e}"))
+            .map_err(|e| format!("could not get server version from Kubernetes: {e}"))?;
+        let discovery = kube::Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| format!("could not get apiVersions from Kubernetes: {e}"))?;
+        let mut api_versions = Vec::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                for (resource, _) in group.versioned_resources(version) {
+                    if api_versions.last() != Some(&resource.api_version) {
+                        api_versions.push(resource.api_version.clone());
+                    }
+                    api_versions.push(format!("{}/{}", resource.api_version, resource.kind));
+                }
+            }
+        }
+        Ok(Capabilities {
+            kube_version: info.git_version,
+            api_versions,
+        })
     }
 }

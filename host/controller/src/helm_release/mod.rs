@@ -15,7 +15,7 @@
 //! ([`crate::dependencies`]). Objects and release records go through the release's
 //! connection ([`client`]): impersonating `serviceAccountName` (or
 //! `--default-service-account`), or to the remote cluster of `kubeConfig.secretRef`;
-//! that cluster's `/version` is the chart's `.Capabilities.KubeVersion`.
+//! that cluster's `/version` and discovery are the chart's `.Capabilities`.
 //!
 //! # Caveats
 //! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
@@ -556,14 +556,15 @@ async fn release(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| ".".into());
-    let kube_version = target
-        .kube_version()
+    let caps = target
+        .capabilities()
         .await
         .map_err(|m| Failure::new(failed_reason, fail_msg(&m)))?;
     let config = json!({
         "releaseName": name,
         "namespace": release_ns,
-        "kubeVersion": kube_version,
+        "kubeVersion": caps.kube_version,
+        "apiVersions": caps.api_versions,
         "values": Value::Object(user_values.clone()),
         "includeCrds": true,
         "noHooks": true,

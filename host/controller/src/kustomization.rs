@@ -279,12 +279,12 @@ async fn render(
 /// Kustomization's ServiceAccount, or one for the remote cluster of `kubeConfig`.
 async fn apply_client(ctx: &Context, ks: &Kustomization) -> Result<Option<kube::Client>, Failure> {
     let ns = ks.namespace().unwrap_or_default();
-    let who = crate::target::Identity {
+    let who = crate::connection::Identity {
         namespace: &ns,
         service_account: ks.spec.service_account_name.as_deref(),
         kube_config: ks.spec.kube_config.as_ref(),
     };
-    crate::target::client(ctx, who)
+    crate::connection::client(ctx, who)
         .await
         .map_err(|m| Failure::new(reasons::RECONCILIATION_FAILED, m))
 }

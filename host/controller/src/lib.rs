@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod bootstrap;
+pub mod connection;
 pub mod context;
 pub mod dependencies;
 pub mod error;
@@ -27,7 +28,6 @@ pub mod secrets;
 pub mod server;
 pub mod source;
 pub mod status;
-pub mod target;
 pub mod vars;
 
 pub use context::{Context, Options};

@@ -8,8 +8,8 @@ use gyre_api::helm::HelmRelease;
 use gyre_apply::Applier;
 use kube::ResourceExt;
 
+use crate::connection::{self, Identity};
 use crate::context::Context;
-use crate::target::{self, Identity};
 
 /// The connection of one reconcile.
 pub struct Target {
@@ -30,7 +30,7 @@ pub async fn resolve(ctx: &Context, hr: &HelmRelease) -> Result<Target, String> 
         service_account: hr.spec.service_account_name.as_deref(),
         kube_config: hr.spec.kube_config.as_ref(),
     };
-    Ok(match target::client(ctx, who).await? {
+    Ok(match connection::client(ctx, who).await? {
         Some(client) => Target {
             applier: Applier::new(client.clone()),
             client,

@@ -230,7 +230,7 @@ impl Api {
             .await
     }
 
-    /// Deletes with background propagation; with a uid precondition so that an object
+    /// Deletes with the given propagation; with a uid precondition so that an object
     /// recreated meanwhile by someone else is not deleted. `Ok(false)` when already gone.
     pub async fn delete(
         &self,
@@ -238,9 +238,14 @@ impl Api {
         namespace: &str,
         name: &str,
         uid: Option<&str>,
+        propagation: crate::prune::Propagation,
     ) -> Result<bool, RequestError> {
         let url = Self::url(ti, namespace);
-        let mut dp = DeleteParams::background();
+        let mut dp = match propagation {
+            crate::prune::Propagation::Background => DeleteParams::background(),
+            crate::prune::Propagation::Foreground => DeleteParams::foreground(),
+            crate::prune::Propagation::Orphan => DeleteParams::orphan(),
+        };
         if let Some(uid) = uid {
             dp = dp.preconditions(Preconditions {
                 uid: Some(uid.to_string()),

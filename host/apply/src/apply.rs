@@ -405,7 +405,10 @@ impl Applier {
             object: item.oref.to_string(),
             source,
         };
-        self.api.delete(ti, ns, name, uid).await.map_err(failed)?;
+        self.api
+            .delete(ti, ns, name, uid, crate::prune::Propagation::Background)
+            .await
+            .map_err(failed)?;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(20);
         loop {

@@ -207,6 +207,21 @@ pub enum Error {
         /// The objects still not ready, with their last status message.
         pending: Vec<(String, String)>,
     },
+    /// Deleted objects were still present when the timeout expired.
+    #[error("timeout waiting for the deletion of: [{}]", remaining.join(", "))]
+    DeletionsPending {
+        /// The objects still present.
+        remaining: Vec<String>,
+    },
+    /// Checking whether a deleted object is gone failed.
+    #[error("{object} could not be read while waiting for its deletion")]
+    DeletionCheckFailed {
+        /// The object.
+        object: String,
+        /// Cause.
+        #[source]
+        source: RequestError,
+    },
     /// Rendering an object for a diff failed.
     #[error("{object} could not be rendered for diff")]
     DiffFailed {

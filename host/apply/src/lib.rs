@@ -65,7 +65,7 @@ pub use error::{Error, Failure, RequestError, Result};
 pub use health::{Health, assess};
 pub use inventory::{Inventory, InventoryEntry};
 pub use object::ObjectRef;
-pub use prune::PruneOptions;
+pub use prune::{Propagation, PruneOptions};
 pub use wait::WaitOptions;
 
 /// The field manager of every apply.

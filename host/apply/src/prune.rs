@@ -12,7 +12,32 @@ use crate::object::ObjectRef;
 use crate::order;
 use crate::{Applier, Owner, PRUNE_ANNOTATION};
 
-/// How to prune. Defaults: 16 deletions in flight.
+/// How deleting an object treats its dependents (the API server's `propagationPolicy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete the object now, its dependents afterwards in the background.
+    #[default]
+    Background,
+    /// Delete the dependents first; the object goes when they are gone.
+    Foreground,
+    /// Delete the object and leave its dependents.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses Flux's `deletionPropagation` spelling (`background`, `foreground`,
+    /// `orphan`, any case); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Propagation> {
+        match s.to_ascii_lowercase().as_str() {
+            "background" => Some(Propagation::Background),
+            "foreground" => Some(Propagation::Foreground),
+            "orphan" => Some(Propagation::Orphan),
+            _ => None,
+        }
+    }
+}
+
+/// How to prune. Defaults: 16 deletions in flight, background propagation.
 #[derive(Debug, Clone)]
 pub struct PruneOptions {
     /// Delete only objects whose ownership labels name this owner. Default: the owner
@@ -21,6 +46,8 @@ pub struct PruneOptions {
     pub owner: Option<Owner>,
     /// Requests in flight at once. Default 16.
     pub concurrency: usize,
+    /// How dependents of deleted objects are treated. Default background.
+    pub propagation: Propagation,
 }
 
 impl Default for PruneOptions {
@@ -28,6 +55,7 @@ impl Default for PruneOptions {
         PruneOptions {
             owner: None,
             concurrency: 16,
+            propagation: Propagation::Background,
         }
     }
 }
@@ -44,7 +72,7 @@ impl PruneOptions {
 
 impl Applier {
     /// Deletes the objects of `previous` that are not in `applied`'s inventory, with
-    /// background propagation and a uid precondition.
+    /// `opts.propagation` and a uid precondition.
     ///
     /// Taking an [`ApplyResult`] is the guard: only a successful apply yields one, so
     /// there is no way to prune after a failed render or a failed apply.
@@ -81,7 +109,7 @@ impl Applier {
             // Built eagerly: see `resolve_all` in apply.rs (rust#110338).
             let futures: Vec<_> = batch
                 .iter()
-                .map(|(r, v)| self.prune_one(r, v, owner.as_ref()))
+                .map(|(r, v)| self.prune_one(r, v, owner.as_ref(), opts.propagation))
                 .collect();
             let results: Vec<Result<Option<Action>, Error>> = stream::iter(futures)
                 .buffered(opts.concurrency.max(1))
@@ -108,6 +136,7 @@ impl Applier {
         r: &ObjectRef,
         version: &str,
         owner: Option<&Owner>,
+        propagation: Propagation,
     ) -> Result<Option<Action>, Error> {
         let failed = |source| Error::PruneFailed {
             object: r.to_string(),
@@ -149,7 +178,7 @@ impl Applier {
         }
         let uid = live["metadata"]["uid"].as_str();
         self.api
-            .delete(&ti, &r.namespace, &r.name, uid)
+            .delete(&ti, &r.namespace, &r.name, uid, propagation)
             .await
             .map_err(failed)?;
         tracing::info!(object = %r, "deleted");

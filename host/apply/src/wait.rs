@@ -190,4 +190,62 @@ impl Applier {
         pending.sort();
         Err(Error::HealthCheckTimeout { pending })
     }
+
+    /// Waits until every object is gone (Helm's `--wait` on uninstall), polling each
+    /// still-present object, bounded by `timeout`. Kinds no longer served count as gone.
+    ///
+    /// # Errors
+    /// [`Error::DeletionsPending`] naming the objects still present at the timeout,
+    /// [`Error::DeletionCheckFailed`] or [`Error::DiscoveryFailed`] when a read fails.
+    pub async fn wait_deleted(
+        &self,
+        objects: &[(ObjectRef, String)],
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut remaining: Vec<(ObjectRef, String)> = objects.to_vec();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let mut still = Vec::new();
+            for (r, v) in remaining {
+                let api_version = r.api_version(&v);
+                let Some(ti) = self
+                    .api
+                    .resolve(&api_version, &r.kind)
+                    .await
+                    .map_err(|source| Error::DiscoveryFailed {
+                        api_version: api_version.clone(),
+                        source,
+                    })?
+                else {
+                    continue;
+                };
+                let ns = if ti.namespaced {
+                    r.namespace.as_str()
+                } else {
+                    ""
+                };
+                let live = self.api.get(&ti, ns, &r.name).await.map_err(|source| {
+                    Error::DeletionCheckFailed {
+                        object: r.to_string(),
+                        source,
+                    }
+                })?;
+                if live.is_some() {
+                    still.push((r, v));
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let mut names: Vec<String> = still.iter().map(|(r, _)| r.to_string()).collect();
+                names.sort();
+                return Err(Error::DeletionsPending { remaining: names });
+            }
+            remaining = still;
+            tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
 }

@@ -797,3 +797,110 @@ fn an_empty_failure_inventory_keeps_the_previous_one() {
     let prev = Inventory::from_refs([(&ObjectRef::new("", "ConfigMap", "a", "b"), "v1")]);
     assert_eq!(prev.union(&Inventory::default()), prev);
 }
+
+/// A ConfigMap owned by `parent` (an ownerReference with its uid), created directly.
+async fn child_of(env: &Env, ns: &str, name: &str, parent: &str) {
+    let uid = env.get("v1", "configmaps", ns, parent).await.unwrap()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": parent, "uid": uid}
+        ]},
+        "data": {"k": "v"},
+    }))
+    .unwrap();
+    api.create(&Default::default(), &cm).await.unwrap();
+}
+
+#[tokio::test]
+async fn prune_honours_the_deletion_propagation_and_wait_deleted_waits_until_objects_are_gone() {
+    let env = Env::start().await;
+    let first = env
+        .applier
+        .apply(
+            vec![
+                config_map("default", "orphaning", "1"),
+                config_map("default", "foreground", "2"),
+            ],
+            &opts(),
+        )
+        .await
+        .expect("apply");
+    child_of(&env, "default", "orphan-child", "orphaning").await;
+    child_of(&env, "default", "fg-child", "foreground").await;
+    let nothing = env.applier.apply(vec![], &opts()).await.expect("apply");
+    let refs = first.inventory().refs();
+    let timeout = Duration::from_secs(10);
+
+    // Orphan: the owner goes, its dependent stays without the reference.
+    let mut prune = PruneOptions::for_owner(owner());
+    prune.propagation = gyre_apply::Propagation::Orphan;
+    let only = |name: &str| {
+        Inventory::from_refs(
+            refs.iter()
+                .filter(|(r, _)| r.name == name)
+                .map(|(r, v)| (r, v.as_str())),
+        )
+    };
+    env.applier
+        .prune(&nothing, &only("orphaning"), &prune)
+        .await
+        .expect("prune");
+    env.applier
+        .wait_deleted(&only("orphaning").refs(), timeout)
+        .await
+        .expect("gone");
+    let child = env
+        .get("v1", "configmaps", "default", "orphan-child")
+        .await
+        .expect("the orphaned dependent stays");
+    assert!(child["metadata"]["ownerReferences"].is_null(), "{child}");
+
+    // Foreground: the dependent goes first, then the owner; wait_deleted sees both gone.
+    prune.propagation = gyre_apply::Propagation::Foreground;
+    env.applier
+        .prune(&nothing, &only("foreground"), &prune)
+        .await
+        .expect("prune");
+    env.applier
+        .wait_deleted(&only("foreground").refs(), timeout)
+        .await
+        .expect("gone");
+    assert!(
+        env.get("v1", "configmaps", "default", "fg-child")
+            .await
+            .is_none()
+    );
+
+    // An object held by a finalizer is still there at the timeout, and named.
+    let mut held = config_map("default", "held", "3");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    let applied = env.applier.apply(vec![held], &opts()).await.expect("apply");
+    env.applier
+        .prune(
+            &nothing,
+            applied.inventory(),
+            &PruneOptions::for_owner(owner()),
+        )
+        .await
+        .expect("prune");
+    let err = env
+        .applier
+        .wait_deleted(&applied.inventory().refs(), Duration::from_millis(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "timeout waiting for the deletion of: [ConfigMap/default/held]"
+    );
+    assert_eq!(
+        gyre_apply::Propagation::parse("Foreground"),
+        Some(gyre_apply::Propagation::Foreground)
+    );
+    assert_eq!(gyre_apply::Propagation::parse("sideways"), None);
+}

@@ -436,7 +436,11 @@ spec:
             )
         })
         .collect();
-    assert_eq!(versions, [(2, "deployed".to_string())]);
+    // Flux's history: the latest release down to the previous successful one.
+    assert_eq!(
+        versions,
+        [(2, "deployed".to_string()), (1, "superseded".to_string())]
+    );
     assert_eq!(deployment(&env).await.unwrap()["spec"]["replicas"], 4);
     let extra = env
         .get("v1", "ConfigMap", "flux-system", "podinfo-extra")

@@ -1,56 +1,85 @@
-//! The HelmRelease reconciler: chart artifact → values → render (Helm plugin) → release
-//! record → apply → prune → wait → release record and status, as helm-controller does an
-//! install or an upgrade.
+//! The HelmRelease reconciler: chart artifact → values → the atomic release (install,
+//! upgrade, and remediation by rollback or uninstall) → status, as helm-controller v2
+//! does it.
 //!
 //! The chart comes from a HelmChart: one generated from `spec.chart` (named
 //! `<namespace>-<name>` in the source's namespace, labelled with the HelmRelease and
 //! deleted with it) or the one `spec.chartRef` names; or from the OCIRepository
 //! `spec.chartRef` names ([`oci_chart`]). Release records are Helm's
-//! (`gyre-release`), so `helm list` and `helm history` see every revision; objects are
-//! applied with server-side apply and labelled `helm.toolkit.fluxcd.io/name|namespace`
-//! like helm-controller's. Nothing is written when neither the chart nor the values
-//! changed since the deployed revision. `spec.postRenderers` run over the rendered chart
-//! before the revision is recorded (see [`post_render`]); changing them upgrades.
-//! `dependsOn` holds the release back until the named HelmReleases are ready
-//! ([`crate::dependencies`]). Objects and release records go through the release's
-//! connection ([`client`]): impersonating `serviceAccountName` (or
-//! `--default-service-account`), or to the remote cluster of `kubeConfig.secretRef`;
-//! that cluster's `/version` and discovery are the chart's `.Capabilities`.
+//! (`gyre-release`), so `helm list` and `helm history` see every revision — and Gyre sees
+//! what `helm` writes; objects are applied with server-side apply and labelled
+//! `helm.toolkit.fluxcd.io/name|namespace` like helm-controller's.
+//!
+//! The flow, one module per step: [`state`] says where the release stands (absent,
+//! locked, unmanaged — the newest revision is not the one `status.history` recorded, e.g.
+//! after a person's `helm rollback` —, out of sync, failed, in sync); [`plan`] picks the
+//! next action with the remediation in force (`install.remediation` /
+//! `upgrade.remediation`: retries, `remediateLastFailure`, strategy); `atomic` runs
+//! actions until the release settles (at most one of each kind, stopping after a
+//! remediation); `install`, `upgrade`, `rollback`, `uninstall` and `unlock` are the
+//! actions, with Helm's statuses and descriptions, and `deploy` what they share (render,
+//! manifest, apply/prune/wait). Failure counters (`failures`, `installFailures`,
+//! `upgradeFailures`) count failures that stored a revision and reset when the
+//! generation, the chart version or the values change, or on `reconcile.fluxcd.io/resetAt`;
+//! retries used up → `Stalled=True` `RetriesExceeded`; `reconcile.fluxcd.io/forceAt`
+//! releases once more. A new release name, target namespace, storage namespace or chart
+//! name uninstalls the old release first. Nothing is written when the deployed revision
+//! is the recorded one and matches the chart and values.
+//!
+//! `spec.postRenderers` run over the rendered chart before a revision is recorded
+//! ([`post_render`]); changing them upgrades. `dependsOn` holds the release back until
+//! the named HelmReleases are ready ([`crate::dependencies`]). Objects and release
+//! records go through the release's connection ([`client`]): impersonating
+//! `serviceAccountName` (or `--default-service-account`), or to the remote cluster of
+//! `kubeConfig.secretRef`; that cluster's `/version` and discovery are the chart's
+//! `.Capabilities`.
 //!
 //! # Caveats
-//! Not in this slice: remediation (retries, rollback, uninstall strategy), hooks (the
-//! renderer is asked for none, so hooks do not run), Helm tests, drift detection,
-//! and CRD policies. A failed release is not retried until the chart or the
-//! values change (Flux's behaviour with zero remediation retries). ConfigMaps and Secrets
-//! of `valuesFrom` are re-read on every reconcile; they trigger one only when labelled
-//! `reconcile.fluxcd.io/watch: Enabled`, as in Flux 2.4+. A HelmChart generated for an
-//! older `spec.chart` (another source namespace) is not garbage-collected until deletion.
-//! The config digest is computed over Gyre's YAML encoding of the values (see
-//! [`values::digest`]).
+//! Not in this slice: hooks (the renderer is asked for none, so hooks do not run; the
+//! actions mark where they would run), Helm tests (so `ignoreTestFailures` and the
+//! TestSuccess condition play no part in remediation), drift detection and CRD
+//! policies. `rollback.recreate`, the actions' `force` and `cleanupOnFail`, and
+//! `disableWaitForJobs` are not honoured (objects a failed upgrade added are pruned by the
+//! next upgrade or rollback instead).
+//! `status.history` is rebuilt from the storage after each action (the newest revision
+//! down to the previous successful one), not accumulated from observations as Flux does.
+//! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile; they trigger
+//! one only when labelled `reconcile.fluxcd.io/watch: Enabled`, as in Flux 2.4+. A HelmChart
+//! generated for an older `spec.chart` (another source namespace) is not
+//! garbage-collected until deletion. The config digest is computed over Gyre's YAML
+//! encoding of the values (see [`values::digest`]); the release digest over Gyre's JSON
+//! encoding of the stored release (see [`state::release_digest`]).
 
+mod atomic;
 pub mod client;
+mod deploy;
+mod install;
 pub mod oci_chart;
+pub mod plan;
 pub mod post_render;
+mod rollback;
+pub mod state;
+mod uninstall;
+mod unlock;
+mod upgrade;
 pub mod values;
+
+pub use deploy::manifest_inventory;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gyre_api::helm::{HelmRelease, HelmReleaseStatus, Snapshot};
+use gyre_api::helm::{HelmRelease, HelmReleaseStatus};
 use gyre_api::meta::{self, Condition, condition_types, find_condition, set_condition};
 use gyre_api::source::HelmChart;
-use gyre_apply::{Applier, ApplyOptions, Inventory, ObjectRef, Owner, PruneOptions, WaitOptions};
-use gyre_plugin::{Limits, World};
-use gyre_release::{Release, SecretStorage, Status};
-use gyre_render::{PluginSource, build};
+use gyre_release::SecretStorage;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -80,8 +109,20 @@ pub mod reason {
     pub const REST_CLIENT_ERROR: &str = "RESTClientError";
     /// A reference into another namespace is not allowed.
     pub const ACCESS_DENIED: &str = "AccessDenied";
-    /// The failed release is not retried without remediation retries.
+    /// Uninstall (remediation) failed.
+    pub const UNINSTALL_FAILED: &str = "UninstallFailed";
+    /// Rollback (remediation) succeeded.
+    pub const ROLLBACK_SUCCEEDED: &str = "RollbackSucceeded";
+    /// Rollback (remediation) failed.
+    pub const ROLLBACK_FAILED: &str = "RollbackFailed";
+    /// A pending release was unlocked.
+    pub const PENDING_RELEASE: &str = "PendingRelease";
+    /// The remediation retries are used up.
     pub const RETRIES_EXCEEDED: &str = "RetriesExceeded";
+    /// A rollback is due but no previous successful release exists.
+    pub const MISSING_ROLLBACK_TARGET: &str = "MissingRollbackTarget";
+    /// The release's state could not be determined.
+    pub const STATE_ERROR: &str = "StateError";
 }
 
 /// Labels helm-controller puts on the HelmChart it generates.
@@ -111,18 +152,6 @@ struct ChartArtifact {
     /// `source.toolkit.fluxcd.io` HelmChart the artifact belongs to.
     object: gyre_source::ObjectRef,
     artifact: gyre_source::Artifact,
-}
-
-/// What a reconcile did to the release.
-enum Done {
-    /// Nothing changed: the deployed revision matches the chart and values.
-    UpToDate(Release),
-    /// An install or upgrade succeeded.
-    Released {
-        release: Release,
-        action: &'static str,
-        changes: Vec<String>,
-    },
 }
 
 /// Reconciles one HelmRelease.
@@ -340,376 +369,192 @@ async fn extract_chart(
     Ok((chart_dir, metadata))
 }
 
-/// Kinds that are cluster-scoped, for reading a release manifest back into object
-/// references (Helm leaves the namespace of namespaced objects to the release's).
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "PersistentVolume",
-    "StorageClass",
-    "PriorityClass",
-    "IngressClass",
-    "RuntimeClass",
-    "CSIDriver",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-];
-
-/// The objects of a release manifest, as an inventory (for prune and uninstall).
-pub fn manifest_inventory(manifest: &str, namespace: &str) -> Inventory {
-    let mut refs: Vec<(ObjectRef, String)> = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(manifest) {
-        let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) else {
-            continue;
-        };
-        let (Some(av), Some(kind), Some(name)) = (
-            v["apiVersion"].as_str(),
-            v["kind"].as_str(),
-            v["metadata"]["name"].as_str(),
-        ) else {
-            continue;
-        };
-        let ns = if CLUSTER_SCOPED.contains(&kind) {
-            ""
-        } else {
-            v["metadata"]["namespace"].as_str().unwrap_or(namespace)
-        };
-        refs.push(ObjectRef::from_api_version(av, kind, ns, name));
-    }
-    Inventory::from_refs(refs.iter().map(|(r, v)| (r, v.as_str())))
-}
-
-/// The release manifest Helm stores: each object as YAML under a `# Source:` comment.
-fn manifest(objects: &[Value], origins: &[String]) -> String {
-    let mut out = String::new();
-    for (i, o) in objects.iter().enumerate() {
-        out.push_str("---\n");
-        if let Some(origin) = origins.get(i).filter(|s| !s.is_empty()) {
-            out.push_str(&format!("# Source: {origin}\n"));
-        }
-        out.push_str(&serde_yaml_ng::to_string(o).unwrap_or_default());
-    }
-    out
-}
-
-/// Helm's release status names Flux uses in its history.
-fn snapshot(r: &Release, config_digest: &str) -> Snapshot {
-    let ts = |t: &gyre_release::Time| {
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            t.0.and_then(|d| k8s_openapi::jiff::Timestamp::from_second(d.timestamp()).ok())
-                .unwrap_or_else(k8s_openapi::jiff::Timestamp::now),
-        )
-    };
-    let encoded = serde_json::to_vec(r).unwrap_or_default();
-    Snapshot {
-        api_version: None,
-        digest: format!("sha256:{}", hex::encode(Sha256::digest(&encoded))),
-        name: r.name.clone(),
-        namespace: r.namespace.clone(),
-        version: i64::from(r.version),
-        status: r.info.status.as_str().to_string(),
-        chart_name: r.chart.metadata.name.clone(),
-        chart_version: r.chart.metadata.version.clone(),
-        config_digest: config_digest.to_string(),
-        first_deployed: ts(&r.info.first_deployed),
-        last_deployed: ts(&r.info.last_deployed),
-        deleted: (!r.info.deleted.is_zero()).then(|| ts(&r.info.deleted)),
-        test_hooks: None,
-        oci_digest: None,
-    }
-}
-
-/// Flux's history: the releases newest first, down to the last successful one.
-fn history(releases: &[Release]) -> Vec<Snapshot> {
-    let mut out = Vec::new();
-    for r in releases.iter().rev() {
-        out.push(snapshot(r, &values::digest(&r.config)));
-        if matches!(r.info.status, Status::Deployed | Status::Superseded) {
-            break;
-        }
-    }
-    out
-}
-
-/// `<namespace>/<name>.v<version>`, as Flux's messages name a release.
-fn full_name(r: &Release) -> String {
-    format!("{}/{}.v{}", r.namespace, r.name, r.version)
-}
-
-/// Installs or upgrades when the chart or the values moved; nothing otherwise.
+/// Loads the chart and the values, then runs the atomic release (install, upgrade,
+/// remediation) until the release settles.
 async fn release(
     ctx: &Context,
+    api: &Api<HelmRelease>,
     hr: &HelmRelease,
     chart: &ChartArtifact,
     status: &mut HelmReleaseStatus,
-) -> Result<Done, Failure> {
+    progressed: &mut bool,
+) -> Result<atomic::Settled, Failure> {
     let name = hr.release_name();
-    let release_ns = hr.release_namespace();
-    let target = client::resolve(ctx, hr)
-        .await
-        .map_err(|m| Failure::new(reason::REST_CLIENT_ERROR, m))?;
-    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
-    status.storage_namespace = Some(storage.namespace().to_string());
-
     let user_values = values::collect(&ctx.client, hr)
         .await
         .map_err(|m| Failure::new(reason::INIT_FAILED, m))?;
     let config_digest = values::digest(&user_values);
-    status.last_attempted_config_digest = Some(config_digest.clone());
-    status.last_attempted_revision = Some(chart.artifact.revision.clone());
 
     let tmp = tempfile::Builder::new()
         .prefix("gyre-helm-")
         .tempdir()
         .map_err(|e| Failure::new(reason::ARTIFACT_FAILED, format!("temporary directory: {e}")))?;
     let (chart_dir, mut metadata) = extract_chart(ctx, chart, tmp.path()).await?;
-    status.last_attempted_revision_digest = oci_chart::mutate(chart, &chart_dir, &mut metadata)?;
-    if status.last_attempted_revision_digest.is_some() {
-        status.last_attempted_revision = Some(metadata.version.clone());
-    }
-    let chart_id = format!("{}@{}", metadata.name, metadata.version);
+    let oci_digest = oci_chart::mutate(chart, &chart_dir, &mut metadata)?;
+    let target = client::resolve(ctx, hr)
+        .await
+        .map_err(|m| Failure::new(reason::REST_CLIENT_ERROR, m))?;
 
-    let storage_fail = |e: gyre_release::Error| {
-        Failure::new(
-            reason::GET_LAST_RELEASE_FAILED,
-            format!(
-                "release {name} in namespace {}: {}",
-                storage.namespace(),
-                chain(&e)
-            ),
-        )
-    };
-    let mut releases = storage.history(&name).await.map_err(storage_fail)?;
-    let post_renderers_changed = post_render::changed(hr, status);
-    let matches = |r: &Release| {
-        !post_renderers_changed
-            && r.chart.metadata.name == metadata.name
-            && r.chart.metadata.version == metadata.version
-            && values::digest(&r.config) == config_digest
-    };
-    // A revision left pending (a crash mid-release) is failed first, as Flux unlocks it.
-    if let Some(last) = releases.last_mut().filter(|r| r.info.status.is_pending()) {
-        last.info.status = Status::Failed;
-        last.info.description = format!(
-            "Release {:?} was left in a pending state by an interrupted release",
-            last.name
-        );
-        storage.update(last).await.map_err(storage_fail)?;
+    // A new release name, namespace, storage namespace or chart name makes a new
+    // release: the old one is uninstalled first, or the install would find its objects.
+    if let Some(why) = target_changed(hr, status, &metadata.name) {
+        uninstall_old_target(ctx, &target, hr, status, why).await?;
+        return Ok(atomic::Settled::Retry);
     }
-    let last = releases.last().cloned();
-    let deployed = releases
-        .iter()
-        .rev()
-        .find(|r| r.info.status == Status::Deployed)
-        .cloned();
-    if let Some(last) = &last {
-        if last.info.status == Status::Deployed && matches(last) {
-            status.history = Some(history(&releases));
-            return Ok(Done::UpToDate(last.clone()));
-        }
-        if last.info.status == Status::Failed && matches(last) {
-            status.history = Some(history(&releases));
-            let action = if deployed.is_some() || last.version > 1 {
-                reason::UPGRADE_FAILED
-            } else {
-                reason::INSTALL_FAILED
-            };
-            return Err(Failure {
-                reason: action,
-                message: format!(
-                    "{}: {} (not retried: no remediation; change the chart or values to try again)",
-                    full_name(last),
-                    last.info.description
-                ),
-                stalled: true,
-            });
-        }
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
+    status.storage_namespace = Some(storage.namespace().to_string());
+
+    // Flux resets the failure counters when what the last attempt was made from changed:
+    // the spec (generation), the chart version or the values.
+    if must_reset_failures(hr, status, &metadata.version, &config_digest) {
+        status.failures = None;
+        status.install_failures = None;
+        status.upgrade_failures = None;
     }
-    let upgrade = last.is_some();
-    let (action, failed_reason) = if upgrade {
-        ("upgrade", reason::UPGRADE_FAILED)
+    status.last_attempted_generation = hr.metadata.generation;
+    // For an OCIRepository chart, the version carrying the digest, as Flux records it.
+    status.last_attempted_revision = Some(if oci_digest.is_some() {
+        metadata.version.clone()
     } else {
-        ("install", reason::INSTALL_FAILED)
-    };
-    status.last_attempted_release_action = Some(action.into());
-    let version = last.as_ref().map_or(1, |l| l.version + 1);
-    let fail_msg = |err: &str| {
-        format!("Helm {action} failed for release {release_ns}/{name} with chart {chart_id}: {err}")
-    };
-
-    // Render.
-    let renderer = ctx
-        .plugins
-        .load(
-            &PluginSource::Builtin("helm".into()),
-            World::Renderer,
-            Limits::default(),
-        )
-        .await
-        .map_err(|e| Failure::new(failed_reason, fail_msg(&e.chain())))?;
-    let dir_name = chart_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| ".".into());
-    let caps = target
-        .capabilities()
-        .await
-        .map_err(|m| Failure::new(failed_reason, fail_msg(&m)))?;
-    let config = json!({
-        "releaseName": name,
-        "namespace": release_ns,
-        "kubeVersion": caps.kube_version,
-        "apiVersions": caps.api_versions,
-        "values": Value::Object(user_values.clone()),
-        "includeCrds": true,
-        "noHooks": true,
-        "skipTests": true,
+        chart.artifact.revision.clone()
     });
-    let out = build::build(renderer, tmp.path().to_path_buf(), dir_name, config)
-        .await
-        .map_err(|e| Failure::new(failed_reason, fail_msg(&e.chain())))?;
-    let out = post_render::run(ctx, hr, out)
-        .await
-        .map_err(|e| Failure::new(failed_reason, fail_msg(&e.to_string())))?;
+    status.last_attempted_revision_digest = oci_digest;
+    status.last_attempted_config_digest = Some(config_digest.clone());
 
-    // Record the pending revision, as Helm does before touching the cluster.
-    let now = gyre_release::Time::now();
-    let mut rel = Release {
-        name: name.clone(),
-        namespace: release_ns.clone(),
-        info: gyre_release::Info {
-            first_deployed: last.as_ref().map(|l| l.info.first_deployed).unwrap_or(now),
-            last_deployed: now,
-            status: if upgrade {
-                Status::PendingUpgrade
-            } else {
-                Status::PendingInstall
-            },
-            description: if upgrade {
-                "Preparing upgrade".into()
-            } else {
-                "Initial install underway".into()
-            },
-            ..Default::default()
-        },
-        chart: gyre_release::Chart {
-            metadata,
-            ..Default::default()
-        },
-        config: user_values,
-        manifest: manifest(&out.objects, &out.origins),
-        version,
-        ..Default::default()
+    let force = take_request(
+        hr,
+        meta::annotations::RECONCILE_FORCE_AT,
+        &mut status.last_handled_force_at,
+    );
+    let req = atomic::Request {
+        ctx,
+        hr,
+        target,
+        storage,
+        name,
+        namespace: hr.release_namespace(),
+        chart_root: tmp.path().to_path_buf(),
+        chart_dir,
+        metadata,
+        values: user_values,
+        config_digest,
+        progressed: std::sync::atomic::AtomicBool::new(false),
     };
-    storage.create(&rel).await.map_err(|e| {
-        Failure::new(
-            failed_reason,
-            fail_msg(&format!("storing the release: {}", chain(&e))),
-        )
-    })?;
+    let settled = atomic::run(&req, api, status, force).await;
+    *progressed = req.progressed.load(std::sync::atomic::Ordering::Relaxed);
+    settled
+}
 
-    // Apply, prune what left the release, wait.
-    let previous = deployed
-        .as_ref()
-        .map(|d| manifest_inventory(&d.manifest, &release_ns))
-        .unwrap_or_default();
-    let outcome = apply_release(&target.applier, hr, out.objects, &previous, upgrade).await;
-    match outcome {
-        Ok(changes) => {
-            rel.info.status = Status::Deployed;
-            rel.info.description = if upgrade {
-                "Upgrade complete".into()
-            } else {
-                "Install complete".into()
-            };
-            storage.update(&rel).await.map_err(storage_fail)?;
-            for mut old in storage.deployed_all(&name).await.map_err(storage_fail)? {
-                if old.version != rel.version {
-                    old.info.status = Status::Superseded;
-                    storage.update(&old).await.map_err(storage_fail)?;
-                }
-            }
-            let max = usize::try_from(hr.spec.max_history().max(0)).unwrap_or(0);
-            storage
-                .prune_history(&name, max)
-                .await
-                .map_err(storage_fail)?;
-            let releases = storage.history(&name).await.map_err(storage_fail)?;
-            status.history = Some(history(&releases));
-            Ok(Done::Released {
-                release: rel,
-                action,
-                changes,
-            })
-        }
-        Err(err) => {
-            rel.info.status = Status::Failed;
-            rel.info.description = if upgrade {
-                format!("Upgrade {name:?} failed: {err}")
-            } else {
-                format!("Release {name:?} failed: {err}")
-            };
-            storage.update(&rel).await.map_err(storage_fail)?;
-            let releases = storage.history(&name).await.map_err(storage_fail)?;
-            status.history = Some(history(&releases));
-            Err(Failure::new(failed_reason, fail_msg(&err)))
-        }
+/// Why the release the status records is not the one the spec makes (Flux's
+/// `ReleaseTargetChanged`), if it is not.
+fn target_changed(
+    hr: &HelmRelease,
+    status: &HelmReleaseStatus,
+    chart: &str,
+) -> Option<&'static str> {
+    let recorded = status.latest()?;
+    let storage_ns = status.storage_namespace.as_deref()?;
+    if storage_ns != hr.storage_namespace() {
+        Some("storage namespace changed")
+    } else if recorded.namespace != hr.release_namespace() {
+        Some("release namespace changed")
+    } else if recorded.name != hr.release_name() {
+        Some("release name changed")
+    } else if recorded.chart_name != chart {
+        Some("chart name changed")
+    } else {
+        None
     }
 }
 
-/// Applies the rendered objects, prunes what left the release and waits for health
-/// (unless the action's `disableWait`), within `spec.timeout`. Returns the change set's
-/// lines.
-async fn apply_release(
-    applier: &Applier,
+/// Uninstalls the release the status records (its storage namespace, name and
+/// namespace), then forgets it: history, failure counters, storage namespace.
+async fn uninstall_old_target(
+    ctx: &Context,
+    target: &client::Target,
     hr: &HelmRelease,
-    objects: Vec<Value>,
-    previous: &Inventory,
-    upgrade: bool,
-) -> Result<Vec<String>, String> {
-    let owner = Owner::helm_release(&hr.name_any(), &hr.namespace().unwrap_or_default());
-    let mut opts = ApplyOptions::for_owner(owner.clone());
-    opts.default_namespace = hr.release_namespace();
-    let timeout = hr.spec.timeout();
-    let work = async {
-        let applied = applier.apply(objects, &opts).await.map_err(|f| f.chain())?;
-        let mut changes: Vec<String> = applied
-            .change_set()
-            .summary()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let pruned = applier
-            .prune(&applied, previous, &PruneOptions::for_owner(owner))
-            .await
-            .map_err(|f| f.chain())?;
-        changes.extend(pruned.summary().lines().map(str::to_string));
-        let no_wait = if upgrade {
-            hr.spec.upgrade.as_ref().and_then(|u| u.disable_wait)
-        } else {
-            hr.spec.install.as_ref().and_then(|i| i.disable_wait)
-        }
-        .unwrap_or(false);
-        if !no_wait {
-            let wait = WaitOptions {
-                timeout,
-                ..WaitOptions::default()
-            };
-            applier
-                .wait(&applied.health_targets(), &wait)
-                .await
-                .map_err(|e| e.chain())?;
-        }
-        Ok::<_, String>(changes)
+    status: &mut HelmReleaseStatus,
+    why: &str,
+) -> Result<(), Failure> {
+    let Some(old) = status.latest().cloned() else {
+        return Ok(());
     };
-    tokio::time::timeout(timeout + Duration::from_secs(5), work)
+    let storage_ns = status.storage_namespace.clone().unwrap_or_default();
+    tracing::info!(release = %old.full_release_name(), why, "release target changed: uninstalling the old release");
+    let storage = SecretStorage::new(target.client.clone(), &storage_ns);
+    uninstall::uninstall(&target.applier, hr, &storage, &old.name, &old.namespace)
         .await
-        .map_err(|_| format!("timed out after {timeout:?}"))?
+        .map_err(|f| {
+            Failure::new(
+                reason::UNINSTALL_FAILED,
+                format!(
+                    "Helm uninstall failed for release {} with chart {} ({why}): {}",
+                    old.full_release_name(),
+                    old.versioned_chart_name(),
+                    f.message
+                ),
+            )
+        })?;
+    ctx.events
+        .publish(
+            hr,
+            Severity::Normal,
+            reason::UNINSTALL_SUCCEEDED,
+            &format!(
+                "Helm uninstall succeeded for release {} with chart {} ({why})",
+                old.full_release_name(),
+                old.versioned_chart_name()
+            ),
+        )
+        .await;
+    status.history = None;
+    status.failures = None;
+    status.install_failures = None;
+    status.upgrade_failures = None;
+    status.storage_namespace = None;
+    Ok(())
+}
+
+/// Whether the failure counters start again (Flux's `MustResetFailures`): the generation,
+/// the chart version or the values differ from the last attempt's, or a
+/// `reconcile.fluxcd.io/resetAt` request is new.
+fn must_reset_failures(
+    hr: &HelmRelease,
+    status: &mut HelmReleaseStatus,
+    chart_version: &str,
+    config_digest: &str,
+) -> bool {
+    let reset = take_request(
+        hr,
+        meta::annotations::RECONCILE_RESET_AT,
+        &mut status.last_handled_reset_at,
+    );
+    reset
+        || status.last_attempted_generation != hr.metadata.generation
+        || status.last_attempted_revision.as_deref() != Some(chart_version)
+        || status
+            .last_attempted_config_digest
+            .as_deref()
+            .is_some_and(|d| d != config_digest)
+}
+
+/// Whether the request annotation `annotation` (`resetAt`, `forceAt`) asks for something
+/// not handled yet: `flux reconcile hr --reset|--force` sets it and `requestedAt` to the
+/// same token. Records the token in `last_handled`.
+fn take_request(hr: &HelmRelease, annotation: &str, last_handled: &mut Option<String>) -> bool {
+    let annotations = hr.metadata.annotations.clone().unwrap_or_default();
+    let token = annotations
+        .get(annotation)
+        .filter(|t| annotations.get(meta::annotations::RECONCILE_REQUESTED_AT) == Some(*t))
+        .filter(|t| last_handled.as_ref() != Some(*t))
+        .cloned();
+    match token {
+        Some(t) => {
+            *last_handled = Some(t);
+            true
+        }
+        None => false,
+    }
 }
 
 async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
@@ -729,86 +574,50 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
     if let Some(at) = meta::requested_at(&hr.metadata) {
         status.last_handled_reconcile_at = Some(at.to_string());
     }
-    status.last_attempted_generation = generation;
     status.helm_chart = chart_object(hr.as_ref())
         .filter(|_| hr.spec.chart.is_some())
         .map(|(ns, name)| format!("{ns}/{name}"));
 
+    let mut progressed = false;
     let outcome = async {
         crate::dependencies::check(ctx, hr.as_ref(), |_, _| true)
             .await
             .map_err(|m| Failure::new(meta::reasons::DEPENDENCY_NOT_READY, m))?;
         let chart = chart_artifact(ctx, &hr).await?;
-        release(ctx, &hr, &chart, &mut status).await
+        release(ctx, api, &hr, &chart, &mut status, &mut progressed).await
     }
     .await;
-    if outcome.is_ok() {
-        status.observed_post_renderers_digest = post_render::digest(&hr.spec);
-    }
 
     let what = status::describe(hr.as_ref());
-    let conditions = &mut status.conditions;
     let mut event = None;
     let requeue = match outcome {
-        Ok(Done::UpToDate(rel)) => {
-            let message = format!(
-                "Helm release {} with chart {}@{} is up to date",
-                full_name(&rel),
-                rel.chart.metadata.name,
-                rel.chart.metadata.version
-            );
-            if before.as_ref().is_none_or(|c| !c.is_true()) {
-                meta::mark_ready(
-                    conditions,
-                    generation,
-                    reason::UPGRADE_SUCCEEDED,
-                    message.clone(),
-                );
-                event = Some((Severity::Normal, reason::UPGRADE_SUCCEEDED, message));
-            } else if let Some(c) = before.clone() {
-                // Keep the message of the release that made it ready.
-                meta::mark_ready(conditions, generation, &c.reason, c.message);
+        Ok(atomic::Settled::InSync) => {
+            let ready = find_condition(&status.conditions, condition_types::READY);
+            if ready.is_some_and(Condition::is_true) {
+                ctx.backoff.succeeded(&what);
             }
-            ctx.backoff.succeeded(&what);
             hr.spec.interval.as_std()
         }
-        Ok(Done::Released {
-            release,
-            action,
-            changes,
-        }) => {
-            let (reason, verb) = if action == "upgrade" {
-                (reason::UPGRADE_SUCCEEDED, "upgrade")
-            } else {
-                (reason::INSTALL_SUCCEEDED, "install")
-            };
-            let message = format!(
-                "Helm {verb} succeeded for release {} with chart {}@{}",
-                full_name(&release),
-                release.chart.metadata.name,
-                release.chart.metadata.version
-            );
+        Ok(atomic::Settled::Retry) => {
+            // A remediation ran and retries remain: the next attempt comes soon.
+            let message = find_condition(&status.conditions, condition_types::READY)
+                .map(|c| c.message.clone())
+                .unwrap_or_default();
             set_condition(
-                conditions,
-                Condition::new(condition_types::RELEASED, true, reason, message.clone())
-                    .with_observed_generation(generation),
+                &mut status.conditions,
+                Condition::new(
+                    condition_types::RECONCILING,
+                    true,
+                    meta::reasons::PROGRESSING_WITH_RETRY,
+                    message,
+                )
+                .with_observed_generation(generation),
             );
-            meta::mark_ready(conditions, generation, reason, message.clone());
-            status.last_applied_revision = Some(release.chart.metadata.version.clone());
-            status.last_release_revision = Some(i64::from(release.version));
-            status.failures = None;
-            status.install_failures = None;
-            status.upgrade_failures = None;
-            let note = if changes.is_empty() {
-                message
-            } else {
-                format!("{message}\n{}", changes.join("\n"))
-            };
-            event = Some((Severity::Normal, reason, note));
-            ctx.backoff.succeeded(&what);
-            hr.spec.interval.as_std()
+            ctx.backoff.failed(&what, hr.spec.interval.as_std())
         }
+        Ok(atomic::Settled::Stalled) => hr.spec.interval.as_std(),
         Err(failure) => {
+            let conditions = &mut status.conditions;
             let released_failure = matches!(
                 failure.reason,
                 reason::INSTALL_FAILED | reason::UPGRADE_FAILED
@@ -829,23 +638,8 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 meta::mark_stalled(
                     conditions,
                     generation,
-                    if released_failure {
-                        reason::RETRIES_EXCEEDED
-                    } else {
-                        failure.reason
-                    },
+                    failure.reason,
                     failure.message.clone(),
-                );
-                // Keep the action's reason on Ready, as Flux does.
-                set_condition(
-                    conditions,
-                    Condition::new(
-                        condition_types::READY,
-                        false,
-                        failure.reason,
-                        failure.message.clone(),
-                    )
-                    .with_observed_generation(generation),
                 );
                 hr.spec.interval.as_std()
             } else {
@@ -866,14 +660,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             let repeated = before
                 .as_ref()
                 .is_some_and(|c| !c.is_true() && c.message == failure.message);
-            if released_failure && !failure.stalled && !repeated {
+            if released_failure && !repeated {
+                // Nothing was stored: counted as a failure, not against the retries.
                 status.failures = Some(status.failures.unwrap_or(0) + 1);
-                let counter = if failure.reason == reason::INSTALL_FAILED {
-                    &mut status.install_failures
-                } else {
-                    &mut status.upgrade_failures
-                };
-                *counter = Some(counter.unwrap_or(0) + 1);
             }
             if !repeated {
                 let severity = if [reason::ARTIFACT_FAILED, meta::reasons::DEPENDENCY_NOT_READY]
@@ -890,11 +679,21 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         }
     };
     status.observed_generation = generation;
+    // Flux records the post-renderers of a successful reconciliation (none: no digest).
+    if find_condition(&status.conditions, condition_types::READY).is_some_and(Condition::is_true) {
+        status.observed_post_renderers_digest = post_render::digest(&hr.spec);
+    }
+    // A status in progress was written: the final one replaces it whatever it is.
+    let baseline = if progressed {
+        HelmReleaseStatus::default()
+    } else {
+        original
+    };
     status::finish(
         ctx,
         api,
         hr.as_ref(),
-        &original,
+        &baseline,
         &status,
         &status.conditions,
         event,
@@ -903,10 +702,10 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
     Ok(Action::requeue(requeue))
 }
 
-/// Deletion: Helm's uninstall — the deployed revision's objects are deleted, then the
-/// release records (or, with `uninstall.keepHistory`, the last one is marked
-/// `uninstalled`) — and the generated HelmChart goes. A suspended HelmRelease is let go
-/// without uninstalling, as Flux does.
+/// Deletion: Helm's uninstall ([`uninstall::uninstall`]: the release's objects are
+/// deleted, then the release records, or with `uninstall.keepHistory` the newest is
+/// marked `uninstalled`) — and the generated HelmChart goes. A suspended HelmRelease is
+/// let go without uninstalling, as Flux does.
 async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     let own_ns = hr.namespace().unwrap_or_default();
     ctx.metrics.forget("HelmRelease", &own_ns, &hr.name_any());
@@ -921,49 +720,15 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     let name = hr.release_name();
     let target = client::resolve(ctx, &hr).await.map_err(&fail)?;
     let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
-    let releases = storage
-        .history(&name)
-        .await
-        .map_err(|e| fail(format!("reading release {name}: {}", chain(&e))))?;
-    if let Some(deployed) = releases
-        .iter()
-        .rev()
-        .find(|r| r.info.status == Status::Deployed)
-    {
-        let previous = manifest_inventory(&deployed.manifest, &hr.release_namespace());
-        let owner = Owner::helm_release(&hr.name_any(), &own_ns);
-        let nothing = target
-            .applier
-            .apply(Vec::new(), &ApplyOptions::for_owner(owner.clone()))
-            .await
-            .map_err(|f| fail(f.chain()))?;
-        target
-            .applier
-            .prune(&nothing, &previous, &PruneOptions::for_owner(owner))
-            .await
-            .map_err(|f| fail(format!("deleting the release's objects: {}", f.chain())))?;
-    }
-    let keep = hr
-        .spec
-        .uninstall
-        .as_ref()
-        .and_then(|u| u.keep_history)
-        .unwrap_or(false);
-    if keep {
-        if let Some(mut last) = releases.last().cloned() {
-            last.info.status = Status::Uninstalled;
-            last.info.deleted = gyre_release::Time::now();
-            last.info.description = "Uninstallation complete".into();
-            storage.update(&last).await.map_err(|e| fail(chain(&e)))?;
-        }
-    } else {
-        for r in &releases {
-            match storage.delete(&name, r.version).await {
-                Ok(()) | Err(gyre_release::Error::NotFound { .. }) => {}
-                Err(e) => return Err(fail(chain(&e))),
-            }
-        }
-    }
+    uninstall::uninstall(
+        &target.applier,
+        &hr,
+        &storage,
+        &name,
+        &hr.release_namespace(),
+    )
+    .await
+    .map_err(|f| fail(format!("uninstalling release {name}: {}", f.message)))?;
     if hr.spec.chart.is_some()
         && let Some((ns, chart)) = chart_object(hr.as_ref())
     {
@@ -992,43 +757,108 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
 mod tests {
     use super::*;
 
+    fn hr(annotations: &str) -> HelmRelease {
+        serde_yaml_ng::from_str(&format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n\
+             metadata: {{name: podinfo, namespace: flux-system, generation: 2, annotations: {{{annotations}}}}}\n\
+             spec: {{interval: 10m, chartRef: {{kind: HelmChart, name: podinfo}}}}\n"
+        ))
+        .unwrap()
+    }
+
     #[test]
-    fn manifest_inventory_defaults_namespaced_objects_to_the_release_namespace() {
-        let m = "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: other\n";
-        let inv = manifest_inventory(m, "apps");
-        let mut ids: Vec<String> = inv
-            .refs()
-            .iter()
-            .map(|(r, _)| gyre_apply::inventory::object_id(r))
-            .collect();
-        ids.sort();
+    fn failure_counters_reset_when_generation_chart_or_values_change_or_a_reset_is_requested() {
+        let mut st = HelmReleaseStatus {
+            last_attempted_generation: Some(2),
+            last_attempted_revision: Some("6.5.4".into()),
+            last_attempted_config_digest: Some("sha256:a".into()),
+            ..Default::default()
+        };
+        let plain = hr("");
+        assert!(!must_reset_failures(&plain, &mut st, "6.5.4", "sha256:a"));
+        assert!(must_reset_failures(&plain, &mut st, "6.5.3", "sha256:a"));
+        assert!(must_reset_failures(&plain, &mut st, "6.5.4", "sha256:b"));
+        st.last_attempted_generation = Some(1);
+        assert!(must_reset_failures(&plain, &mut st, "6.5.4", "sha256:a"));
+        st.last_attempted_generation = Some(2);
+        // `flux reconcile hr --reset` sets both annotations to one token; handled once.
+        let reset = hr("reconcile.fluxcd.io/requestedAt: t1, reconcile.fluxcd.io/resetAt: t1");
+        assert!(must_reset_failures(&reset, &mut st, "6.5.4", "sha256:a"));
+        assert_eq!(st.last_handled_reset_at.as_deref(), Some("t1"));
+        assert!(!must_reset_failures(&reset, &mut st, "6.5.4", "sha256:a"));
+        let stale = hr("reconcile.fluxcd.io/requestedAt: t2, reconcile.fluxcd.io/resetAt: t1");
+        assert!(!must_reset_failures(&stale, &mut st, "6.5.4", "sha256:a"));
+    }
+
+    #[test]
+    fn a_new_release_name_namespace_storage_or_chart_is_a_target_change() {
+        let h = hr("");
+        let snap = |name: &str, ns: &str, chart: &str| gyre_api::helm::Snapshot {
+            api_version: None,
+            digest: String::new(),
+            name: name.into(),
+            namespace: ns.into(),
+            version: 1,
+            status: "deployed".into(),
+            chart_name: chart.into(),
+            chart_version: "1.0.0".into(),
+            config_digest: String::new(),
+            first_deployed: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            last_deployed: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            deleted: None,
+            test_hooks: None,
+            oci_digest: None,
+        };
+        let st = |s: gyre_api::helm::Snapshot, storage: &str| HelmReleaseStatus {
+            history: Some(vec![s]),
+            storage_namespace: Some(storage.into()),
+            ..Default::default()
+        };
+        let same = st(snap("podinfo", "flux-system", "podinfo"), "flux-system");
+        assert_eq!(target_changed(&h, &same, "podinfo"), None);
         assert_eq!(
-            ids,
-            [
-                "_r_rbac.authorization.k8s.io_ClusterRole",
-                "apps_a__Service",
-                "other_d_apps_Deployment"
-            ]
+            target_changed(&h, &same, "other"),
+            Some("chart name changed")
+        );
+        let moved = st(snap("podinfo", "apps", "podinfo"), "flux-system");
+        assert_eq!(
+            target_changed(&h, &moved, "podinfo"),
+            Some("release namespace changed")
+        );
+        let renamed = st(snap("old", "flux-system", "podinfo"), "flux-system");
+        assert_eq!(
+            target_changed(&h, &renamed, "podinfo"),
+            Some("release name changed")
+        );
+        let stored = st(snap("podinfo", "flux-system", "podinfo"), "elsewhere");
+        assert_eq!(
+            target_changed(&h, &stored, "podinfo"),
+            Some("storage namespace changed")
+        );
+        assert_eq!(
+            target_changed(&h, &HelmReleaseStatus::default(), "podinfo"),
+            None
         );
     }
 
     #[test]
-    fn history_stops_at_the_last_successful_release() {
-        let r = |v: i32, s: Status| Release {
-            name: "x".into(),
-            version: v,
-            info: gyre_release::Info {
-                status: s,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let h = history(&[
-            r(1, Status::Superseded),
-            r(2, Status::Deployed),
-            r(3, Status::Failed),
-        ]);
-        let got: Vec<(i64, &str)> = h.iter().map(|s| (s.version, s.status.as_str())).collect();
-        assert_eq!(got, [(3, "failed"), (2, "deployed")]);
+    fn a_force_request_is_taken_once() {
+        let force = hr("reconcile.fluxcd.io/requestedAt: f1, reconcile.fluxcd.io/forceAt: f1");
+        let mut handled = None;
+        assert!(take_request(
+            &force,
+            meta::annotations::RECONCILE_FORCE_AT,
+            &mut handled
+        ));
+        assert_eq!(handled.as_deref(), Some("f1"));
+        assert!(!take_request(
+            &force,
+            meta::annotations::RECONCILE_FORCE_AT,
+            &mut handled
+        ));
     }
 }

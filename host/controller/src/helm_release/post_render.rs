@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use gyre_api::helm::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus, KustomizePostRenderer};
 use gyre_api::meta::{condition_types, find_condition};
-use gyre_plugin::{Limits, RenderOutput, World};
+use gyre_plugin::{Limits, World};
 use gyre_render::{PluginSource, build, transform};
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -231,21 +231,24 @@ async fn run_transform(
         .map_err(|e| fail(e.chain()))
 }
 
-/// Runs the HelmRelease's post-renderers in order over the rendered chart. Without
-/// post-renderers the output is returned as it is (with its `# Source:` origins).
+/// Runs the HelmRelease's post-renderers in order over the rendered objects (and their
+/// `# Source:` origins). Without post-renderers they are returned as they are; after
+/// any, the origins are gone, as with `helm --post-renderer`. An entry with both
+/// `kustomize` and `transform` runs kustomize first.
 ///
 /// # Errors
 /// [`Error`] naming the post-renderer that failed; nothing has been written then.
 pub async fn run(
     ctx: &Context,
     hr: &HelmRelease,
-    rendered: RenderOutput,
-) -> Result<RenderOutput, Error> {
+    objects: Vec<Value>,
+    origins: Vec<String>,
+) -> Result<(Vec<Value>, Vec<String>), Error> {
     let renderers = hr.spec.post_renderers.as_deref().unwrap_or_default();
     if renderers.is_empty() {
-        return Ok(rendered);
+        return Ok((objects, origins));
     }
-    let mut objects = rendered.objects;
+    let mut objects = objects;
     for (index, r) in renderers.iter().enumerate() {
         if let Some(k) = &r.kustomize {
             objects = kustomize(ctx, index, k, objects).await?;
@@ -254,11 +257,8 @@ pub async fn run(
             objects = run_transform(ctx, hr, index, t, objects).await?;
         }
     }
-    Ok(RenderOutput {
-        origins: vec![String::new(); objects.len()],
-        objects,
-        warnings: rendered.warnings,
-    })
+    let origins = vec![String::new(); objects.len()];
+    Ok((objects, origins))
 }
 
 #[cfg(test)]

@@ -230,6 +230,29 @@ impl Api {
             .await
     }
 
+    /// A JSON patch (RFC 6902) as `manager`: what drift correction sends, so that only the
+    /// drifted fields are written and fields a drift rule ignores are left alone.
+    pub async fn patch_json(
+        &self,
+        ti: &TypeInfo,
+        namespace: &str,
+        name: &str,
+        ops: &Value,
+        manager: &str,
+    ) -> Result<Value, RequestError> {
+        let url = format!("{}/{name}?fieldManager={manager}", Self::url(ti, namespace));
+        let body = serde_json::to_vec(ops).unwrap_or_default();
+        self.call(|| {
+            let req = http::Request::patch(url.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+                .header(http::header::ACCEPT, "application/json")
+                .body(body.clone())
+                .map_err(kube::core::request::Error::BuildRequest);
+            self.send(req)
+        })
+        .await
+    }
+
     /// Deletes with the given propagation; with a uid precondition so that an object
     /// recreated meanwhile by someone else is not deleted. `Ok(false)` when already gone.
     pub async fn delete(

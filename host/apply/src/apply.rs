@@ -188,7 +188,7 @@ fn crd_kinds(items: &[Item]) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn request_error(e: RequestError, obj: &Value) -> RequestError {
+pub(crate) fn request_error(e: RequestError, obj: &Value) -> RequestError {
     match e {
         RequestError::Api(k) => RequestError::Api(mask::scrub_error(k, obj)),
         t => t,

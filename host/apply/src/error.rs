@@ -167,6 +167,15 @@ pub enum Error {
         #[source]
         source: RequestError,
     },
+    /// Correcting an object's drift (creating it again or patching it back) failed.
+    #[error("{object} drift correction failed")]
+    CorrectionFailed {
+        /// The object.
+        object: String,
+        /// Cause.
+        #[source]
+        source: RequestError,
+    },
     /// An immutable field changed and deleting the object to recreate it failed.
     #[error("{object} immutable field changed; deleting it for recreation failed")]
     RecreateFailed {

@@ -31,6 +31,10 @@
 //! Kustomization, so its ownership labels are not reported as changes), prints
 //! [`DiffResult::render`] and exits 1 when [`DiffResult::has_changes`].
 //!
+//! HelmRelease drift detection calls [`Applier::detect_drift`] with the release manifest's
+//! objects (and the JSON pointers each ignores), then [`Applier::correct_drift`] with what
+//! drifted: missing objects are created, modified ones JSON-patched back, as Flux does.
+//!
 //! `serviceAccountName` and `kubeConfig` are the caller's: build the `kube::Client` with
 //! impersonation or for the remote cluster and give it to [`Applier::new`].
 //!
@@ -44,6 +48,7 @@
 pub mod api;
 pub mod apply;
 pub mod changeset;
+pub mod cluster_drift;
 pub mod diff;
 pub mod drift;
 pub mod error;
@@ -60,6 +65,7 @@ use serde_json::Value;
 pub use api::RequestOptions;
 pub use apply::{ApplyOptions, ApplyResult};
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
+pub use cluster_drift::{Drift, DriftKind, DriftOptions, DriftReport, DriftTarget};
 pub use diff::{DiffOptions, DiffResult, ObjectDiff};
 pub use error::{Error, Failure, RequestError, Result};
 pub use health::{Health, assess};

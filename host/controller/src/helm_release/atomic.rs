@@ -120,6 +120,9 @@ pub enum Settled {
     Retry,
     /// Retries are used up (or nothing can be rolled back to): `Stalled=True`.
     Stalled,
+    /// In sync with its storage, but drift could not be checked or corrected; the
+    /// conditions say so and the reconcile is retried with backoff.
+    Drifting,
 }
 
 /// Runs actions until the release settles; `status` records each action. `force`
@@ -182,6 +185,16 @@ pub async fn run(
             }
         };
         let Some(next) = next else {
+            // In sync: compare the cluster with the release (drift.rs). A failed
+            // comparison or correction has marked the conditions; it is retried.
+            if let Some(latest) = releases.last()
+                && let Err(failed) =
+                    super::drift::reconcile(req.ctx, &req.target.applier, req.hr, latest).await
+            {
+                status.history = Some(state::history(&releases));
+                failed.mark(&mut status.conditions, generation);
+                return Ok(Settled::Drifting);
+            }
             in_sync(status, generation, &releases);
             return Ok(Settled::InSync);
         };

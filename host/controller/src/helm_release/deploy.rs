@@ -23,7 +23,7 @@ use crate::source::chain;
 
 /// Kinds that are cluster-scoped, for reading a release manifest back into object
 /// references (Helm leaves the namespace of namespaced objects to the release's).
-const CLUSTER_SCOPED: &[&str] = &[
+pub(super) const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "CustomResourceDefinition",
     "ClusterRole",
@@ -283,7 +283,13 @@ pub async fn release(
         .await
         .map_err(|e| req.storage_failure(&e))?;
     let last = releases.last().cloned();
-    let rendered = render(req).await.map_err(fail)?;
+    let mut rendered = render(req).await.map_err(fail)?;
+    // `crds/` files are not release objects (crds.rs); they are applied per CRD policy,
+    // before the release is recorded, as helm-controller does.
+    let crd_objects = super::crds::take(&mut rendered.objects, &mut rendered.origins);
+    let crd_changes = super::crds::apply(req.ctx, req.hr, action == "upgrade", &crd_objects)
+        .await
+        .map_err(fail)?;
 
     // Helm's install with `replace`: a new revision after an uninstalled (kept) one,
     // which it supersedes.
@@ -328,7 +334,7 @@ pub async fn release(
     // Hook call site (pre-install / pre-upgrade): after the pending revision is stored,
     // before its objects are applied.
     let settings = Settings::of(req.hr, action);
-    let replaced = replaced_inventory(replaced, ns);
+    let replaced = super::crds::spare(replaced_inventory(replaced, ns), &crd_objects);
     let outcome = apply_objects(
         &req.target.applier,
         req.hr,
@@ -341,7 +347,7 @@ pub async fn release(
     // revision is marked deployed.
 
     let generation = req.hr.metadata.generation;
-    match outcome {
+    match outcome.map(|changes| crd_changes.into_iter().chain(changes).collect::<Vec<_>>()) {
         Ok(changes) => {
             rel.info.status = Status::Deployed;
             rel.info.description = kind.done_description.into();

@@ -24,7 +24,11 @@
 //! retries used up → `Stalled=True` `RetriesExceeded`; `reconcile.fluxcd.io/forceAt`
 //! releases once more. A new release name, target namespace, storage namespace or chart
 //! name uninstalls the old release first. Nothing is written when the deployed revision
-//! is the recorded one and matches the chart and values.
+//! is the recorded one and matches the chart and values; then, with `driftDetection`
+//! `warn` or `enabled`, the cluster is compared with the release and drift is reported
+//! or corrected ([`drift`]). The objects of a chart's `crds/` directories are not release
+//! objects: they are applied before the release per the install or upgrade CRD policy
+//! ([`crds`]).
 //!
 //! `spec.postRenderers` run over the rendered chart before a revision is recorded
 //! ([`post_render`]); changing them upgrades. `dependsOn` holds the release back until
@@ -37,9 +41,8 @@
 //! # Caveats
 //! Not in this slice: hooks (the renderer is asked for none, so hooks do not run; the
 //! actions mark where they would run), Helm tests (so `ignoreTestFailures` and the
-//! TestSuccess condition play no part in remediation), drift detection and CRD
-//! policies. `rollback.recreate`, the actions' `force` and `cleanupOnFail`, and
-//! `disableWaitForJobs` are not honoured (objects a failed upgrade added are pruned by the
+//! TestSuccess condition play no part in remediation). `rollback.recreate`, the
+//! actions' `force` and `cleanupOnFail`, and `disableWaitForJobs` are not honoured (objects a failed upgrade added are pruned by the
 //! next upgrade or rollback instead).
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
@@ -52,13 +55,16 @@
 
 mod atomic;
 pub mod client;
+pub mod crds;
 mod deploy;
+pub mod drift;
 mod install;
 pub mod oci_chart;
 pub mod plan;
 pub mod post_render;
 mod rollback;
 pub mod state;
+pub mod target;
 mod uninstall;
 mod unlock;
 mod upgrade;
@@ -616,6 +622,7 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             ctx.backoff.failed(&what, hr.spec.interval.as_std())
         }
         Ok(atomic::Settled::Stalled) => hr.spec.interval.as_std(),
+        Ok(atomic::Settled::Drifting) => ctx.backoff.failed(&what, hr.spec.interval.as_std()),
         Err(failure) => {
             let conditions = &mut status.conditions;
             let released_failure = matches!(

@@ -98,6 +98,14 @@ fn cond(ty: &str, status: &str, reason: &str, message: &str, old: &Value) -> Val
            "lastTransitionTime": ltt, "lastUpdateTime": lut})
 }
 
+/// Whether a pod's containers run once rather than forever (`restartPolicy` other than
+/// `Always`, the default).
+fn runs_to_completion(pod: &Value) -> bool {
+    pod["spec"]["restartPolicy"]
+        .as_str()
+        .is_some_and(|p| p != "Always")
+}
+
 fn reconcile(st: &mut Store, k: &Key, global: Mode) {
     let Some(obj) = st.objects.get(k).cloned() else {
         return;
@@ -187,6 +195,20 @@ fn reconcile(st: &mut Store, k: &Key, global: Mode) {
                 cond("FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &obj),
                 cond("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", &obj),
             ]})
+        }
+        // A pod that does not restart its containers (`Never`, `OnFailure`) runs them
+        // to completion, as Helm test and hook pods do: the kubelet then reports phase
+        // `Succeeded` with every container terminated with exit code 0.
+        ("pods", Mode::Ready) if runs_to_completion(&obj) => {
+            let cs: Vec<Value> = obj["spec"]["containers"].as_array().cloned().unwrap_or_default().iter().map(|c| json!({
+                "name": c["name"], "image": c["image"], "imageID": "", "ready": false, "started": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                    "startedAt": obj["metadata"]["creationTimestamp"], "finishedAt": obj["metadata"]["creationTimestamp"]}}})).collect();
+            json!({"phase": "Succeeded", "podIP": "10.244.0.10", "hostIP": "172.18.0.2",
+                   "startTime": obj["metadata"]["creationTimestamp"], "containerStatuses": cs,
+                   "conditions": [
+                       cond("Initialized", "True", "PodCompleted", "", &obj), cond("ContainersReady", "False", "PodCompleted", "", &obj),
+                       cond("Ready", "False", "PodCompleted", "", &obj), cond("PodScheduled", "True", "", "", &obj)]})
         }
         ("pods", Mode::Ready) => {
             let cs: Vec<Value> = obj["spec"]["containers"].as_array().cloned().unwrap_or_default().iter().map(|c| json!({

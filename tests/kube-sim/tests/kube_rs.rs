@@ -392,6 +392,64 @@ async fn the_workload_controller_drives_deployments_ready_and_jobs_to_completion
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_to_completion_pods_succeed_or_fail_while_restarting_pods_stay_running() {
+    use k8s_openapi::api::core::v1::Pod;
+    let sim = KubeSim::start(Options::default()).await.unwrap();
+    sim.set_workload_mode(WorkloadMode::Ready);
+    let pods: Api<Pod> = Api::namespaced(client(&sim).await, "default");
+    let pod = |name: &str, restart: Option<&str>, behavior: Option<&str>| {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        if let Some(r) = restart {
+            p["spec"]["restartPolicy"] = json!(r);
+        }
+        if let Some(b) = behavior {
+            p["metadata"]["annotations"] = json!({"kube-sim.gyre.dev/behavior": b});
+        }
+        p
+    };
+    for (name, restart, behavior) in [
+        ("once", Some("Never"), None),
+        ("retry", Some("OnFailure"), None),
+        ("server", None, None),
+        ("broken", Some("Never"), Some("fail")),
+    ] {
+        pods.patch(
+            name,
+            &PatchParams::apply("t"),
+            &Patch::Apply(&pod(name, restart, behavior)),
+        )
+        .await
+        .unwrap();
+    }
+    let phase = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Vec<String> =
+            futures::future::join_all(["once", "retry", "server", "broken"].map(|n| pods.get(n)))
+                .await
+                .into_iter()
+                .map(|p| phase(&p.unwrap()))
+                .collect();
+        if got == ["Succeeded", "Succeeded", "Running", "Failed"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pod phases: {got:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let once = pods.get("once").await.unwrap();
+    let cs = &once.status.unwrap().container_statuses.unwrap()[0];
+    let terminated = cs.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(terminated.exit_code, 0);
+    assert_eq!(terminated.reason.as_deref(), Some("Completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_fail_or_delay_matching_requests_then_stop() {
     let sim = KubeSim::start(Options {
         tls: false,

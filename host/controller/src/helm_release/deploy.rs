@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Failure;
 use super::atomic::Request;
+use super::hooks::{self, Event};
 use super::post_render;
 use super::state::full_name;
 use crate::events::Severity;
@@ -100,10 +101,13 @@ pub fn replaced_inventory<'a>(
 pub struct Rendered {
     pub objects: Vec<Value>,
     pub origins: Vec<String>,
+    /// The chart's hooks (tests included), stored with the revision.
+    pub hooks: Vec<gyre_release::Hook>,
 }
 
-/// Renders the chart with the values, without hooks and tests, for the target cluster's
-/// version and APIs, then runs the post-renderers.
+/// Renders the chart with the values, for the target cluster's version and APIs; hooks
+/// (tests included) come apart from the manifest's objects, and the post-renderers run
+/// over the objects only (Helm 3 does not post-render hooks).
 ///
 /// # Errors
 /// The plugin's error chain, or the post-renderer's error.
@@ -131,16 +135,22 @@ pub async fn render(req: &Request<'_>) -> Result<Rendered, String> {
         "kubeVersion": caps.kube_version,
         "apiVersions": caps.api_versions,
         "includeCrds": true,
-        "noHooks": true,
-        "skipTests": true,
+        // Hooks (tests included) are stored in the release whether or not they run.
+        "noHooks": false,
+        "skipTests": false,
     });
     let out = build::build(renderer, req.chart_root.clone(), dir_name, config)
         .await
         .map_err(|e| e.chain())?;
-    let (objects, origins) = post_render::run(req.ctx, req.hr, out.objects, out.origins)
+    let split = super::hooks::split(out.objects, out.origins);
+    let (objects, origins) = post_render::run(req.ctx, req.hr, split.objects, split.origins)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Rendered { objects, origins })
+    Ok(Rendered {
+        objects,
+        origins,
+        hooks: split.hooks,
+    })
 }
 
 /// How an action applies: its timeout and whether it waits for health.
@@ -148,6 +158,8 @@ pub async fn render(req: &Request<'_>) -> Result<Rendered, String> {
 pub struct Settings {
     pub timeout: Duration,
     pub wait: bool,
+    /// Whether the wait includes Jobs (Flux: unless `disableWaitForJobs`).
+    pub wait_for_jobs: bool,
 }
 
 impl Settings {
@@ -155,32 +167,33 @@ impl Settings {
     /// its `disableWait`.
     pub fn of(hr: &HelmRelease, action: &str) -> Settings {
         let spec = &hr.spec;
-        let (timeout, disable_wait) = match action {
+        let (timeout, disable_wait, disable_jobs) = match action {
             "install" => spec
                 .install
                 .as_ref()
-                .map(|a| (a.timeout.clone(), a.disable_wait))
+                .map(|a| (a.timeout.clone(), a.disable_wait, a.disable_wait_for_jobs))
                 .unwrap_or_default(),
             "upgrade" => spec
                 .upgrade
                 .as_ref()
-                .map(|a| (a.timeout.clone(), a.disable_wait))
+                .map(|a| (a.timeout.clone(), a.disable_wait, a.disable_wait_for_jobs))
                 .unwrap_or_default(),
             "rollback" => spec
                 .rollback
                 .as_ref()
-                .map(|a| (a.timeout.clone(), a.disable_wait))
+                .map(|a| (a.timeout.clone(), a.disable_wait, a.disable_wait_for_jobs))
                 .unwrap_or_default(),
             "uninstall" => spec
                 .uninstall
                 .as_ref()
-                .map(|a| (a.timeout.clone(), a.disable_wait))
+                .map(|a| (a.timeout.clone(), a.disable_wait, None))
                 .unwrap_or_default(),
-            _ => (None, None),
+            _ => (None, None, None),
         };
         Settings {
             timeout: timeout.map_or_else(|| spec.timeout(), |t| t.as_std()),
             wait: !disable_wait.unwrap_or(false),
+            wait_for_jobs: !disable_jobs.unwrap_or(false),
         }
     }
 }
@@ -220,10 +233,11 @@ pub async fn apply_objects(
                 timeout,
                 ..WaitOptions::default()
             };
-            applier
-                .wait(&applied.health_targets(), &wait)
-                .await
-                .map_err(|e| e.chain())?;
+            let mut targets = applied.health_targets();
+            if !settings.wait_for_jobs {
+                targets.retain(|(r, _)| !(r.group == "batch" && r.kind == "Job"));
+            }
+            applier.wait(&targets, &wait).await.map_err(|e| e.chain())?;
         }
         Ok::<_, String>(changes)
     };
@@ -323,6 +337,7 @@ pub async fn release(
         },
         config: req.values.clone(),
         manifest: manifest(&rendered.objects, &rendered.origins),
+        hooks: std::mem::take(&mut rendered.hooks),
         version: last.as_ref().map_or(1, |l| l.version + 1),
         ..Default::default()
     };
@@ -331,20 +346,30 @@ pub async fn release(
         .await
         .map_err(|e| fail(format!("storing the release: {}", chain(&e))))?;
 
-    // Hook call site (pre-install / pre-upgrade): after the pending revision is stored,
-    // before its objects are applied.
+    // Hooks: pre-install / pre-upgrade after the pending revision is stored, before its
+    // objects are applied; post-install / post-upgrade after the wait, before the
+    // revision is marked deployed.
+    let (pre, post) = if action == "upgrade" {
+        (Event::PreUpgrade, Event::PostUpgrade)
+    } else {
+        (Event::PreInstall, Event::PostInstall)
+    };
     let settings = Settings::of(req.hr, action);
     let replaced = super::crds::spare(replaced_inventory(replaced, ns), &crd_objects);
-    let outcome = apply_objects(
-        &req.target.applier,
-        req.hr,
-        rendered.objects,
-        &replaced,
-        settings,
-    )
+    let outcome = async {
+        hooks::run_for_action(req.ctx, req.hr, &mut rel, pre).await?;
+        let changes = apply_objects(
+            &req.target.applier,
+            req.hr,
+            rendered.objects,
+            &replaced,
+            settings,
+        )
+        .await?;
+        hooks::run_for_action(req.ctx, req.hr, &mut rel, post).await?;
+        Ok::<_, String>(changes)
+    }
     .await;
-    // Hook call site (post-install / post-upgrade): when `outcome` is Ok, before the
-    // revision is marked deployed.
 
     let generation = req.hr.metadata.generation;
     match outcome.map(|changes| crd_changes.into_iter().chain(changes).collect::<Vec<_>>()) {

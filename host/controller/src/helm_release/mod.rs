@@ -18,7 +18,10 @@
 //! actions until the release settles (at most one of each kind, stopping after a
 //! remediation); `install`, `upgrade`, `rollback`, `uninstall` and `unlock` are the
 //! actions, with Helm's statuses and descriptions, and `deploy` what they share (render,
-//! manifest, apply/prune/wait). Failure counters (`failures`, `installFailures`,
+//! manifest, apply/prune/wait). Chart hooks ([`hooks`]) are stored with each revision
+//! and run around the actions as Helm runs them (pre/post install, upgrade, rollback and
+//! delete, unless the action's `disableHooks`); a failing hook fails the action with
+//! Helm's description. `disableWaitForJobs` leaves Jobs out of the wait. Failure counters (`failures`, `installFailures`,
 //! `upgradeFailures`) count failures that stored a revision and reset when the
 //! generation, the chart version or the values change, or on `reconcile.fluxcd.io/resetAt`;
 //! retries used up → `Stalled=True` `RetriesExceeded`; `reconcile.fluxcd.io/forceAt`
@@ -39,11 +42,14 @@
 //! `.Capabilities`.
 //!
 //! # Caveats
-//! Not in this slice: hooks (the renderer is asked for none, so hooks do not run; the
-//! actions mark where they would run), Helm tests (so `ignoreTestFailures` and the
-//! TestSuccess condition play no part in remediation). `rollback.recreate`, the
-//! actions' `force` and `cleanupOnFail`, and `disableWaitForJobs` are not honoured (objects a failed upgrade added are pruned by the
-//! next upgrade or rollback instead).
+//! Not in this slice: `rollback.recreate`, the actions' `force` and
+//! `cleanupOnFail` are not honoured (objects a failed upgrade added are pruned by the
+//! next upgrade or rollback instead). Helm tests run once the release settled in sync
+//! ([`mod@test`]); a failed test sets `Ready=False` (`TestFailed`) but does not yet
+//! trigger remediation (`remediation.ignoreTestFailures` plays no part). The renderer
+//! renders every release as revision 1 and an install (`.Release.Revision`,
+//! `.Release.IsUpgrade`), so hooks that test those render as on install. Hooks and tests
+//! run on the controller's own connection, not yet the release's ([`client`]).
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
 //! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile; they trigger
@@ -58,6 +64,7 @@ pub mod client;
 pub mod crds;
 mod deploy;
 pub mod drift;
+pub mod hooks;
 mod install;
 pub mod oci_chart;
 pub mod plan;
@@ -65,6 +72,7 @@ pub mod post_render;
 mod rollback;
 pub mod state;
 pub mod target;
+pub mod test;
 mod uninstall;
 mod unlock;
 mod upgrade;
@@ -488,19 +496,26 @@ async fn uninstall_old_target(
     let storage_ns = status.storage_namespace.clone().unwrap_or_default();
     tracing::info!(release = %old.full_release_name(), why, "release target changed: uninstalling the old release");
     let storage = SecretStorage::new(target.client.clone(), &storage_ns);
-    uninstall::uninstall(&target.applier, hr, &storage, &old.name, &old.namespace)
-        .await
-        .map_err(|f| {
-            Failure::new(
-                reason::UNINSTALL_FAILED,
-                format!(
-                    "Helm uninstall failed for release {} with chart {} ({why}): {}",
-                    old.full_release_name(),
-                    old.versioned_chart_name(),
-                    f.message
-                ),
-            )
-        })?;
+    uninstall::uninstall(
+        ctx,
+        &target.applier,
+        hr,
+        &storage,
+        &old.name,
+        &old.namespace,
+    )
+    .await
+    .map_err(|f| {
+        Failure::new(
+            reason::UNINSTALL_FAILED,
+            format!(
+                "Helm uninstall failed for release {} with chart {} ({why}): {}",
+                old.full_release_name(),
+                old.versioned_chart_name(),
+                f.message
+            ),
+        )
+    })?;
     ctx.events
         .publish(
             hr,
@@ -594,6 +609,12 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
     }
     .await;
 
+    // Helm tests of the settled release, when enabled and not run yet for it.
+    let tests = match &outcome {
+        Ok(atomic::Settled::InSync) => test::for_settled(ctx, &hr, &mut status).await,
+        _ => None,
+    };
+
     let what = status::describe(hr.as_ref());
     let mut event = None;
     let requeue = match outcome {
@@ -685,6 +706,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
             requeue
         }
     };
+    if let Some(t) = &tests {
+        test::record(&mut status, generation, &hr, t);
+    }
     status.observed_generation = generation;
     // Flux records the post-renderers of a successful reconciliation (none: no digest).
     if find_condition(&status.conditions, condition_types::READY).is_some_and(Condition::is_true) {
@@ -706,6 +730,11 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         event,
     )
     .await?;
+    if let Some((severity, reason, message)) = tests.and_then(|t| t.event) {
+        ctx.events
+            .publish(hr.as_ref(), severity, reason, &message)
+            .await;
+    }
     Ok(Action::requeue(requeue))
 }
 
@@ -728,6 +757,7 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     let target = client::resolve(ctx, &hr).await.map_err(&fail)?;
     let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     uninstall::uninstall(
+        ctx,
         &target.applier,
         &hr,
         &storage,

@@ -13,6 +13,7 @@ use gyre_release::{Release, Status};
 use super::Failure;
 use super::atomic::Request;
 use super::deploy::{Settings, apply_objects, manifest_objects, replaced_inventory};
+use super::hooks::{self, Event};
 use super::reason;
 use super::state::full_name;
 use crate::events::Severity;
@@ -66,20 +67,25 @@ pub async fn run(
         )
     })?;
 
-    // Hook call site (pre-rollback): the target's hooks (`rel.hooks`), after the
-    // pending revision is stored, before its objects are applied.
+    // Hooks: pre-rollback (the target's hooks, `rel.hooks`) after the pending revision
+    // is stored, before its objects are applied; post-rollback after the wait, before
+    // the revision is marked deployed.
     let objects = manifest_objects(&rel.manifest);
     let replaced = replaced_inventory([&current], &req.namespace);
-    let outcome = apply_objects(
-        &req.target.applier,
-        req.hr,
-        objects,
-        &replaced,
-        Settings::of(req.hr, "rollback"),
-    )
+    let outcome = async {
+        hooks::run_for_action(req.ctx, req.hr, &mut rel, Event::PreRollback).await?;
+        let changes = apply_objects(
+            &req.target.applier,
+            req.hr,
+            objects,
+            &replaced,
+            Settings::of(req.hr, "rollback"),
+        )
+        .await?;
+        hooks::run_for_action(req.ctx, req.hr, &mut rel, Event::PostRollback).await?;
+        Ok::<_, String>(changes)
+    }
     .await;
-    // Hook call site (post-rollback): when `outcome` is Ok, before the revision is
-    // marked deployed.
 
     let generation = req.hr.metadata.generation;
     let (ok, message) = match outcome {

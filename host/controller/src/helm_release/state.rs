@@ -137,7 +137,7 @@ pub fn snapshot(r: &Release, config_digest: &str) -> Snapshot {
         first_deployed: ts(&r.info.first_deployed),
         last_deployed: ts(&r.info.last_deployed),
         deleted: (!r.info.deleted.is_zero()).then(|| ts(&r.info.deleted)),
-        test_hooks: None,
+        test_hooks: super::test::snapshot_hooks(r),
         oci_digest: None,
     }
 }

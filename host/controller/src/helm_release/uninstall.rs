@@ -20,8 +20,10 @@ use kube::ResourceExt;
 use super::Failure;
 use super::atomic::Request;
 use super::deploy::{Settings, replaced_inventory};
+use super::hooks::{self, Event};
 use super::reason;
 use super::state;
+use crate::context::Context;
 use crate::events::Severity;
 use crate::source::chain;
 
@@ -41,6 +43,7 @@ pub struct Failed {
 /// # Errors
 /// [`Failed`] when reading or writing the records or deleting the objects failed.
 pub async fn uninstall(
+    ctx: &Context,
     applier: &Applier,
     hr: &HelmRelease,
     storage: &SecretStorage,
@@ -70,8 +73,18 @@ pub async fn uninstall(
             .await
             .map_err(|e| unstored(chain(&e)))?;
 
-        // Hook call site (pre-delete): the newest revision's hooks (`rel.hooks`), after
-        // it is marked uninstalling, before its objects are deleted.
+        // Hooks: pre-delete (the newest revision's, `rel.hooks`) after it is marked
+        // uninstalling, before its objects are deleted.
+        if let Err(err) = hooks::run_for_action(ctx, hr, &mut rel, Event::PreDelete).await {
+            // Put the record back so that the uninstall is retried in full.
+            return Err(match storage.update(&latest).await {
+                Ok(()) => unstored(err),
+                Err(e) => Failed {
+                    stored: true,
+                    message: format!("{err}; restoring the release record: {}", chain(&e)),
+                },
+            });
+        }
         let deployed: Vec<&Release> = releases
             .iter()
             .filter(|r| r.info.status == Status::Deployed)
@@ -97,8 +110,9 @@ pub async fn uninstall(
                 },
             });
         }
-        // Hook call site (post-delete): after the objects are gone, before the records
-        // are deleted.
+        // Hooks: post-delete after the objects are gone, before the records are deleted.
+        // As Helm, a failure does not stop the uninstall; it is reported at the end.
+        let post_delete = hooks::run_for_action(ctx, hr, &mut rel, Event::PostDelete).await;
 
         rel.info.status = Status::Uninstalled;
         rel.info.description = "Uninstallation complete".into();
@@ -107,10 +121,16 @@ pub async fn uninstall(
                 stored: true,
                 message: chain(&e),
             })?;
-            return Ok(Some(rel));
+        } else {
+            purge(storage, name, &releases).await?;
         }
-        purge(storage, name, &releases).await?;
-        return Ok(Some(rel));
+        return match post_delete {
+            Ok(()) => Ok(Some(rel)),
+            Err(e) => Err(Failed {
+                stored: true,
+                message: format!("uninstallation completed with 1 error(s): {e}"),
+            }),
+        };
     }
     if !keep {
         purge(storage, name, &releases).await?;
@@ -198,6 +218,7 @@ pub async fn remediate(req: &Request<'_>, status: &mut HelmReleaseStatus) -> Res
     );
     let generation = req.hr.metadata.generation;
     match uninstall(
+        req.ctx,
         &req.target.applier,
         req.hr,
         &req.storage,

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
-use crate::kustomize::{Image, Json6902Patch, Patch, Selector};
+use crate::kustomize::{Image, Json6902Patch, Patch, Selector, TransformSpec};
 use crate::meta::{
     Condition, KubeConfigReference, LocalObjectReference, NamespacedObjectReference,
 };
@@ -644,6 +644,11 @@ pub struct PostRenderer {
     /// Kustomize patches and image overrides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kustomize: Option<KustomizePostRenderer>,
+    /// **Gyre addition.** A transform plugin (a `Plugin` of the HelmRelease's namespace)
+    /// run over the rendered objects; its output must stay in the release namespace.
+    /// Flux objects never set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformSpec>,
 }
 
 /// Kustomize as a Helm post-renderer.
@@ -683,6 +688,9 @@ pub struct HelmReleaseStatus {
     /// Last reconciled generation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Digest of the `postRenderers` of the last successful reconciliation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_post_renderers_digest: Option<String>,
     /// Last generation a reconciliation was attempted for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_generation: Option<i64>,

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 
 use gyre_api::kustomize::{Kustomization, KustomizationStatus, ResourceInventory};
 use gyre_api::meta::{
-    self, Condition, condition_types, find_condition, is_ready, reasons, remove_condition,
-    set_condition,
+    self, Condition, condition_types, find_condition, reasons, remove_condition, set_condition,
 };
-use gyre_api::plugin::Plugin as PluginObject;
 use gyre_api::source::{Bucket, GitRepository, OCIRepository};
 use gyre_apply::{Applier, ApplyOptions, Inventory, ObjectRef, Owner, PruneOptions, WaitOptions};
 use gyre_plugin::{Limits, World};
@@ -184,52 +182,31 @@ where
     })
 }
 
-/// Flux's dependency rule: each dependency exists, has reconciled its current
-/// generation, is Ready, and — when it builds the same source — has applied the
-/// revision this one is about to build.
+/// Flux's dependency rule ([`crate::dependencies::check`]), plus: a dependency that
+/// builds the same source must have applied the revision this one is about to build.
 async fn check_dependencies(
     ctx: &Context,
     ks: &Kustomization,
     revision: &str,
 ) -> Result<(), String> {
     let own_ns = ks.namespace().unwrap_or_default();
-    for dep in ks.spec.depends_on.iter().flatten() {
-        let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
-        if ctx.options.no_cross_namespace_refs && ns != own_ns {
-            return Err(format!(
-                "dependency '{ns}/{}': cross-namespace references are not allowed",
-                dep.name
-            ));
-        }
-        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-        let d = api
-            .get_opt(&dep.name)
-            .await
-            .map_err(|e| format!("dependency '{ns}/{}': {e}", dep.name))?
-            .ok_or_else(|| format!("dependency '{ns}/{}' not found", dep.name))?;
-        let st = d.status.clone().unwrap_or_default();
-        let not_ready = || format!("dependency '{ns}/{}' is not ready", dep.name);
-        if st.observed_generation != d.metadata.generation || !is_ready(&st.conditions) {
-            return Err(not_ready());
-        }
-        let same_source = d.spec.source_ref.kind == ks.spec.source_ref.kind
-            && d.spec.source_ref.name == ks.spec.source_ref.name
-            && d.spec
-                .source_ref
-                .namespace
-                .clone()
-                .unwrap_or_else(|| ns.clone())
-                == ks
-                    .spec
-                    .source_ref
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| own_ns.clone());
-        if same_source && st.last_applied_revision.as_deref() != Some(revision) {
-            return Err(not_ready());
-        }
-    }
-    Ok(())
+    let source = |k: &Kustomization, ns: &str| {
+        let r = &k.spec.source_ref;
+        (
+            r.kind.clone(),
+            r.name.clone(),
+            r.namespace.clone().unwrap_or_else(|| ns.to_string()),
+        )
+    };
+    let mine = source(ks, &own_ns);
+    crate::dependencies::check(ctx, ks, |d, ns| {
+        source(d, ns) != mine
+            || d.status
+                .as_ref()
+                .and_then(|s| s.last_applied_revision.as_deref())
+                == Some(revision)
+    })
+    .await
 }
 
 /// A verified Plugin of the Kustomization's namespace, loaded for `world`.
@@ -239,27 +216,9 @@ async fn load_plugin(
     name: &str,
     world: World,
 ) -> Result<Arc<gyre_plugin::Plugin>, Failure> {
-    let fail = |m: String| Failure::new(reason::BUILD_FAILED, m);
-    let api: Api<PluginObject> = Api::namespaced(ctx.client.clone(), ns);
-    let plugin = api
-        .get_opt(name)
+    plugin_ref::load_verified(ctx, ns, name, world)
         .await
-        .map_err(|e| fail(format!("reading Plugin {ns}/{name}: {e}")))?
-        .ok_or_else(|| fail(format!("Plugin {ns}/{name} not found")))?;
-    let st = plugin.status.clone().unwrap_or_default();
-    let digest = st
-        .digest
-        .filter(|_| is_ready(&st.conditions))
-        .ok_or_else(|| fail(format!("Plugin {ns}/{name} is not ready")))?;
-    let limits =
-        plugin_ref::limits(&plugin).map_err(|m| fail(format!("Plugin {ns}/{name}: {m}")))?;
-    let source = plugin_ref::source(ctx, &plugin, &digest)
-        .await
-        .map_err(|m| fail(format!("Plugin {ns}/{name}: {m}")))?;
-    ctx.plugins
-        .load(&source, world, limits)
-        .await
-        .map_err(|e| fail(format!("Plugin {ns}/{name}: {}", e.chain())))
+        .map_err(|m| Failure::new(reason::BUILD_FAILED, m))
 }
 
 /// Renders the Kustomization's path of the extracted artifact and runs post-build
@@ -320,43 +279,14 @@ async fn render(
 /// Kustomization's ServiceAccount, or one for the remote cluster of `kubeConfig`.
 async fn apply_client(ctx: &Context, ks: &Kustomization) -> Result<Option<kube::Client>, Failure> {
     let ns = ks.namespace().unwrap_or_default();
-    let fail = |m: String| Failure::new(reasons::RECONCILIATION_FAILED, m);
-    let mut config = None;
-    if let Some(kc) = &ks.spec.kube_config {
-        let secret = kc.secret_ref.as_ref().ok_or_else(|| {
-            fail("spec.kubeConfig: only secretRef (provider generic) is supported".into())
-        })?;
-        let key = kc.secret_key().unwrap_or("value");
-        let data = crate::secrets::required_secret(&ctx.client, &ns, &secret.name)
-            .await
-            .map_err(|e| fail(chain(&e)))?;
-        let text = data
-            .get(key)
-            .or_else(|| data.get("value.yaml"))
-            .ok_or_else(|| fail(format!("Secret {ns}/{} has no key {key:?}", secret.name)))?;
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(text))
-            .map_err(|e| fail(format!("kubeconfig in Secret {ns}/{}: {e}", secret.name)))?;
-        let c = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| fail(format!("kubeconfig in Secret {ns}/{}: {e}", secret.name)))?;
-        config = Some(c);
-    }
-    let sa = ks
-        .spec
-        .service_account_name
-        .clone()
-        .or_else(|| ctx.options.default_service_account.clone());
-    if let Some(sa) = sa {
-        let mut c = config.unwrap_or_else(|| ctx.config.clone());
-        c.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{sa}"));
-        config = Some(c);
-    }
-    match config {
-        None => Ok(None),
-        Some(c) => kube::Client::try_from(c)
-            .map(Some)
-            .map_err(|e| fail(format!("building the apply client: {e}"))),
-    }
+    let who = crate::connection::Identity {
+        namespace: &ns,
+        service_account: ks.spec.service_account_name.as_deref(),
+        kube_config: ks.spec.kube_config.as_ref(),
+    };
+    crate::connection::client(ctx, who)
+        .await
+        .map_err(|m| Failure::new(reasons::RECONCILIATION_FAILED, m))
 }
 
 /// Render, apply, prune and check health.

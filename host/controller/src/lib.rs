@@ -11,7 +11,9 @@
 
 pub mod backoff;
 pub mod bootstrap;
+pub mod connection;
 pub mod context;
+pub mod dependencies;
 pub mod error;
 pub mod events;
 pub mod helm_release;

@@ -111,3 +111,36 @@ pub async fn source(ctx: &Context, plugin: &Plugin, digest: &str) -> Result<Plug
         docker_config,
     })
 }
+
+/// A verified (Ready, digest-pinned) Plugin of namespace `ns`, loaded for `world`: what
+/// the Kustomization's renderer and transforms and the HelmRelease's transform
+/// post-renderers run.
+///
+/// # Errors
+/// A message naming the Plugin when it is missing, not ready, or fails to load.
+pub async fn load_verified(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    world: World,
+) -> Result<std::sync::Arc<gyre_plugin::Plugin>, String> {
+    let api: kube::Api<Plugin> = kube::Api::namespaced(ctx.client.clone(), ns);
+    let plugin = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading Plugin {ns}/{name}: {e}"))?
+        .ok_or_else(|| format!("Plugin {ns}/{name} not found"))?;
+    let st = plugin.status.clone().unwrap_or_default();
+    let digest = st
+        .digest
+        .filter(|_| gyre_api::meta::is_ready(&st.conditions))
+        .ok_or_else(|| format!("Plugin {ns}/{name} is not ready"))?;
+    let limits = limits(&plugin).map_err(|m| format!("Plugin {ns}/{name}: {m}"))?;
+    let source = source(ctx, &plugin, &digest)
+        .await
+        .map_err(|m| format!("Plugin {ns}/{name}: {m}"))?;
+    ctx.plugins
+        .load(&source, world, limits)
+        .await
+        .map_err(|e| format!("Plugin {ns}/{name}: {}", e.chain()))
+}

@@ -5,7 +5,10 @@
 //! controller's own status writes do not loop back into reconciles; the interval requeue
 //! does the rest. HelmReleases are also triggered when their HelmChart publishes a new
 //! chart. Kustomizations are also triggered when their source publishes a new
-//! artifact revision and when a Kustomization they depend on becomes ready.
+//! artifact revision and when a Kustomization they depend on becomes ready; HelmReleases
+//! likewise when a HelmRelease they depend on becomes ready, when the OCIRepository of
+//! their `chartRef` moves, and when a ConfigMap or Secret of their `valuesFrom` labelled
+//! `reconcile.fluxcd.io/watch: Enabled` changes.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use gyre_api::meta;
 use gyre_api::plugin::Plugin;
 use gyre_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -127,6 +131,73 @@ fn consumers(
         })
         .map(|k| ObjectRef::from_obj(k.as_ref()))
         .collect()
+}
+
+/// Wakes the objects whose `dependsOn` names an object of the same kind when `key` of
+/// that object changes (its readiness, and what else the kind's rule looks at).
+fn dependents<K>(
+    ctx: &Context,
+    store: Store<K>,
+    key: fn(&K) -> Option<u64>,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl Fn(K) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
+)
+where
+    K: crate::dependencies::Dependent + Send + Sync + 'static,
+{
+    let stream = watcher(ctx.watch_api::<K>(), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(key, Default::default());
+    let map = move |dep: K| {
+        let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
+        store
+            .state()
+            .iter()
+            .filter(|k| crate::dependencies::names(k.as_ref(), &ns, &name))
+            .map(|k| ObjectRef::from_obj(k.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    (stream, map)
+}
+
+/// Wakes the HelmReleases whose `valuesFrom` names a ConfigMap or Secret labelled
+/// `reconcile.fluxcd.io/watch: Enabled` when its data changes (Flux 2.4+).
+fn watched_values<K>(
+    ctx: &Context,
+    releases: Store<HelmRelease>,
+    data: fn(&K) -> Option<u64>,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl Fn(K) -> Vec<ObjectRef<HelmRelease>> + Send + Sync + 'static,
+)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (label, value) = crate::helm_release::values::WATCH_LABEL;
+    let config = watcher::Config::default().labels(&format!("{label}={value}"));
+    let stream = watcher(ctx.watch_api::<K>(), config)
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(data, Default::default());
+    let map = move |obj: K| {
+        let kind = K::kind(&()).to_string();
+        let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        releases
+            .state()
+            .iter()
+            .filter(|hr| crate::helm_release::values::references(hr, &kind, &ns, &name))
+            .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    (stream, map)
 }
 
 /// Runs every controller until `shutdown` resolves.
@@ -278,38 +349,17 @@ pub async fn run(
         let (oci_s, oci_m) = source_trigger!(OCIRepository, "OCIRepository");
         let (bucket_s, bucket_m) = source_trigger!(Bucket, "Bucket");
         // Dependents wake up when a dependency's readiness or applied revision changes.
-        let deps_store = ks.clone();
-        let deps = watcher(ctx.watch_api::<Kustomization>(), watcher::Config::default())
-            .default_backoff()
-            .touched_objects()
-            .predicate_filter(
-                |k: &Kustomization| {
-                    let st = k.status.as_ref();
-                    hash_of((
-                        st.map(|s| meta::is_ready(&s.conditions)),
-                        st.and_then(|s| s.last_applied_revision.clone()),
-                    ))
-                },
-                Default::default(),
-            );
+        let (deps, deps_map) = dependents(&ctx, ks.clone(), |k: &Kustomization| {
+            let st = k.status.as_ref();
+            hash_of((
+                crate::dependencies::ready(k),
+                st.and_then(|s| s.last_applied_revision.clone()),
+            ))
+        });
         c.watches_stream(git_s, git_m)
             .watches_stream(oci_s, oci_m)
             .watches_stream(bucket_s, bucket_m)
-            .watches_stream(deps, move |dep: Kustomization| {
-                let dep_ns = dep.namespace().unwrap_or_default();
-                let dep_name = dep.name_any();
-                deps_store
-                    .state()
-                    .iter()
-                    .filter(|k| {
-                        let own = k.namespace().unwrap_or_default();
-                        k.spec.depends_on.iter().flatten().any(|d| {
-                            d.name == dep_name && d.namespace.as_deref().unwrap_or(&own) == dep_ns
-                        })
-                    })
-                    .map(|k| ObjectRef::from_obj(k.as_ref()))
-                    .collect::<Vec<_>>()
-            })
+            .watches_stream(deps, deps_map)
             .graceful_shutdown_on(stop())
             .run(
                 |o, c| measured(o, c, crate::kustomization::reconcile),
@@ -320,6 +370,51 @@ pub async fn run(
     };
     let helm_release = {
         let (c, releases) = controller::<HelmRelease>(&ctx);
+        // Dependents wake up when a dependency becomes ready (or stops being ready).
+        let (deps, deps_map) = dependents(&ctx, releases.clone(), |hr: &HelmRelease| {
+            hash_of(crate::dependencies::ready(hr))
+        });
+        // …and when a watched ConfigMap or Secret of its valuesFrom changes.
+        let (cms, cm_map) = watched_values(&ctx, releases.clone(), |c: &ConfigMap| {
+            hash_of((
+                &c.data,
+                c.binary_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k, &v.0))
+                    .collect::<Vec<_>>(),
+            ))
+        });
+        let (secrets, secret_map) = watched_values(&ctx, releases.clone(), |s: &Secret| {
+            hash_of((
+                s.data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k, &v.0))
+                    .collect::<Vec<_>>(),
+                &s.string_data,
+            ))
+        });
+        // …and when the OCIRepository its chartRef names publishes a new artifact.
+        let oci_releases = releases.clone();
+        let ocis = watcher(ctx.watch_api::<OCIRepository>(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(
+                |r: &OCIRepository| {
+                    artifact_revision(r.status.as_ref().and_then(|s| s.artifact.as_ref()))
+                },
+                Default::default(),
+            );
+        let oci_map = move |repo: OCIRepository| {
+            let key = (repo.namespace().unwrap_or_default(), repo.name_any());
+            oci_releases
+                .state()
+                .iter()
+                .filter(|hr| crate::helm_release::oci_chart::source_of(hr).as_ref() == Some(&key))
+                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+                .collect::<Vec<_>>()
+        };
         // A release is reconsidered when its HelmChart publishes a new chart artifact.
         let charts = watcher(ctx.watch_api::<HelmChart>(), watcher::Config::default())
             .default_backoff()
@@ -339,6 +434,10 @@ pub async fn run(
                 .map(|hr| ObjectRef::from_obj(hr.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .watches_stream(deps, deps_map)
+        .watches_stream(ocis, oci_map)
+        .watches_stream(cms, cm_map)
+        .watches_stream(secrets, secret_map)
         .graceful_shutdown_on(stop())
         .run(
             |o, c| measured(o, c, crate::helm_release::reconcile),

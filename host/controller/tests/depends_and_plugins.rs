@@ -6,10 +6,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::oci::push_builtin as push;
 use common::{Env, is_ready, ready};
-use gyre_plugin::oci::{Registry, RegistryOptions};
-use gyre_plugin::store::BlobStore;
-use gyre_plugin::{EngineOptions, PluginEngine};
 use gyre_plugin_tests::TestRegistry;
 
 const KS: (&str, &str) = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization");
@@ -90,30 +88,6 @@ async fn depends_on_holds_back_until_the_dependency_is_ready() {
         "settings"
     );
     env.stop().await;
-}
-
-/// Pushes a built-in component to the registry as an OCI plugin; returns the manifest
-/// digest.
-async fn push(reg: &TestRegistry, name: &str, tag: &str) -> String {
-    let bytes = gyre_builtins::get(name).unwrap().bytes;
-    let engine = PluginEngine::new(EngineOptions::default()).unwrap();
-    let info = engine.inspect(name, bytes).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let docker_config = cache.path().join("docker-config.json");
-    std::fs::write(&docker_config, "{}").unwrap();
-    let registry = Registry::new(
-        BlobStore::new(cache.path().join("plugins")),
-        RegistryOptions {
-            insecure: true,
-            docker_config: Some(docker_config),
-            offline: false,
-        },
-    );
-    registry
-        .push(bytes, &info, &format!("{}/plugins/{name}:{tag}", reg.addr))
-        .await
-        .unwrap()
-        .manifest_digest
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,8 @@ use crate::source::chain;
 pub struct Request<'a> {
     pub ctx: &'a Context,
     pub hr: &'a HelmRelease,
+    /// The release's connection (objects and records), see [`super::client`].
+    pub target: super::client::Target,
     pub storage: SecretStorage,
     /// The release name.
     pub name: String,
@@ -140,6 +142,7 @@ pub async fn run(
         chart_name: &req.metadata.name,
         chart_version: &req.metadata.version,
         config_digest: &req.config_digest,
+        post_renderers_changed: super::post_render::changed(req.hr, status),
     };
     let mut done: Vec<Kind> = Vec::new();
     loop {
@@ -185,7 +188,8 @@ pub async fn run(
             // In sync: compare the cluster with the release (drift.rs). A failed
             // comparison or correction has marked the conditions; it is retried.
             if let Some(latest) = releases.last()
-                && let Err(failed) = super::drift::reconcile(req.ctx, req.hr, latest).await
+                && let Err(failed) =
+                    super::drift::reconcile(req.ctx, &req.target.applier, req.hr, latest).await
             {
                 status.history = Some(state::history(&releases));
                 failed.mark(&mut status.conditions, generation);

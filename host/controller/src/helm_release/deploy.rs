@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::atomic::Request;
 use super::hooks::{self, Event};
+use super::post_render;
 use super::state::full_name;
-use crate::context::Context;
 use crate::events::Severity;
 use crate::source::chain;
 
@@ -105,16 +105,18 @@ pub struct Rendered {
     pub hooks: Vec<gyre_release::Hook>,
 }
 
-/// Renders the chart with the values; hooks (tests included) come apart from the
-/// manifest's objects.
+/// Renders the chart with the values, for the target cluster's version and APIs; hooks
+/// (tests included) come apart from the manifest's objects, and the post-renderers run
+/// over the objects only (Helm 3 does not post-render hooks).
 ///
 /// # Errors
-/// The plugin's error chain.
+/// The plugin's error chain, or the post-renderer's error.
 pub async fn render(
     req: &Request<'_>,
     revision: i32,
     is_upgrade: bool,
 ) -> Result<Rendered, String> {
+    let caps = req.target.capabilities().await?;
     let renderer = req
         .ctx
         .plugins
@@ -136,6 +138,8 @@ pub async fn render(
         "values": Value::Object(req.values.clone()),
         "revision": revision,
         "isUpgrade": is_upgrade,
+        "kubeVersion": caps.kube_version,
+        "apiVersions": caps.api_versions,
         "includeCrds": true,
         // Hooks (tests included) are stored in the release whether or not they run.
         "noHooks": false,
@@ -145,9 +149,12 @@ pub async fn render(
         .await
         .map_err(|e| e.chain())?;
     let split = super::hooks::split(out.objects, out.origins);
+    let (objects, origins) = post_render::run(req.ctx, req.hr, split.objects, split.origins)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Rendered {
-        objects: split.objects,
-        origins: split.origins,
+        objects,
+        origins,
         hooks: split.hooks,
     })
 }
@@ -204,13 +211,12 @@ impl Settings {
 /// # Errors
 /// The failing step's error chain, or the timeout.
 pub async fn apply_objects(
-    ctx: &Context,
+    applier: &Applier,
     hr: &HelmRelease,
     objects: Vec<Value>,
     replaced: &Inventory,
     settings: Settings,
 ) -> Result<Vec<String>, String> {
-    let applier: &Applier = &ctx.applier;
     let owner = Owner::helm_release(&hr.name_any(), &hr.namespace().unwrap_or_default());
     let mut opts = ApplyOptions::for_owner(owner.clone());
     opts.default_namespace = hr.release_namespace();
@@ -362,7 +368,14 @@ pub async fn release(
     let replaced = super::crds::spare(replaced_inventory(replaced, ns), &crd_objects);
     let outcome = async {
         hooks::run_for_action(req.ctx, req.hr, &mut rel, pre).await?;
-        let changes = apply_objects(req.ctx, req.hr, rendered.objects, &replaced, settings).await?;
+        let changes = apply_objects(
+            &req.target.applier,
+            req.hr,
+            rendered.objects,
+            &replaced,
+            settings,
+        )
+        .await?;
         hooks::run_for_action(req.ctx, req.hr, &mut rel, post).await?;
         Ok::<_, String>(changes)
     }

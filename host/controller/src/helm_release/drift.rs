@@ -200,12 +200,18 @@ pub fn targets(manifest: &str, namespace: &str, rules: &Rules) -> Vec<DriftTarge
     out
 }
 
-/// Compares the deployed release with the cluster and, per the mode, reports and
-/// corrects drift. Publishes the events itself.
+/// Compares the deployed release with the cluster (through `applier`, the release's
+/// connection: impersonated or remote) and, per the mode, reports and corrects drift.
+/// Publishes the events itself.
 ///
 /// # Errors
 /// [`Failed`] when the comparison could not be made, or a correction failed.
-pub async fn reconcile(ctx: &Context, hr: &HelmRelease, rel: &Release) -> Result<Outcome, Failed> {
+pub async fn reconcile(
+    ctx: &Context,
+    applier: &gyre_apply::Applier,
+    hr: &HelmRelease,
+    rel: &Release,
+) -> Result<Outcome, Failed> {
     let mode = Mode::of(hr);
     if mode == Mode::Disabled {
         return Ok(Outcome::Disabled);
@@ -224,8 +230,7 @@ pub async fn reconcile(ctx: &Context, hr: &HelmRelease, rel: &Release) -> Result
         default_namespace: rel.namespace.clone(),
         ..DriftOptions::default()
     };
-    let report: DriftReport = ctx
-        .applier
+    let report: DriftReport = applier
         .detect_drift(targets(&rel.manifest, &rel.namespace, &rules), &opts)
         .await;
     let errors = report
@@ -266,7 +271,7 @@ pub async fn reconcile(ctx: &Context, hr: &HelmRelease, rel: &Release) -> Result
     let timeout = hr.spec.timeout();
     // Bounded by spec.timeout, as Flux bounds the correction.
     let corrected =
-        match tokio::time::timeout(timeout, ctx.applier.correct_drift(&report.drifted)).await {
+        match tokio::time::timeout(timeout, applier.correct_drift(&report.drifted)).await {
             Ok(r) => r.map_err(|f| (f.change_set.summary(), f.chain())),
             Err(_) => Err((String::new(), format!("timed out after {timeout:?}"))),
         };

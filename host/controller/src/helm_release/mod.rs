@@ -4,7 +4,8 @@
 //!
 //! The chart comes from a HelmChart: one generated from `spec.chart` (named
 //! `<namespace>-<name>` in the source's namespace, labelled with the HelmRelease and
-//! deleted with it) or the one `spec.chartRef` names. Release records are Helm's
+//! deleted with it) or the one `spec.chartRef` names; or from the OCIRepository
+//! `spec.chartRef` names ([`oci_chart`]). Release records are Helm's
 //! (`gyre-release`), so `helm list` and `helm history` see every revision — and Gyre sees
 //! what `helm` writes; objects are applied with server-side apply and labelled
 //! `helm.toolkit.fluxcd.io/name|namespace` like helm-controller's.
@@ -32,31 +33,42 @@
 //! objects: they are applied before the release per the install or upgrade CRD policy
 //! ([`crds`]).
 //!
+//! `spec.postRenderers` run over the rendered chart before a revision is recorded
+//! ([`post_render`]); changing them upgrades. `dependsOn` holds the release back until
+//! the named HelmReleases are ready ([`crate::dependencies`]). Objects and release
+//! records go through the release's connection ([`client`]): impersonating
+//! `serviceAccountName` (or `--default-service-account`), or to the remote cluster of
+//! `kubeConfig.secretRef`; that cluster's `/version` and discovery are the chart's
+//! `.Capabilities`.
+//!
 //! # Caveats
-//! Not in this slice: `postRenderers`, `dependsOn`, `serviceAccountName`/`kubeConfig`
-//! and `chartRef` to an OCIRepository. `rollback.recreate`, the actions' `force` and
+//! Not in this slice: `rollback.recreate`, the actions' `force` and
 //! `cleanupOnFail` are not honoured (objects a failed upgrade added are pruned by the
 //! next upgrade or rollback instead). Helm tests run once the release settled in sync
 //! ([`mod@test`]); a failed test sets `Ready=False` (`TestFailed`) but does not yet
 //! trigger remediation (`remediation.ignoreTestFailures` plays no part). The renderer
 //! renders every release as revision 1 and an install (`.Release.Revision`,
-//! `.Release.IsUpgrade`), so hooks that test those render as on install.
+//! `.Release.IsUpgrade`), so hooks that test those render as on install. Hooks and tests
+//! run on the controller's own connection, not yet the release's ([`client`]).
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
-//! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile but do not
-//! trigger one (Flux's `reconcile.fluxcd.io/watch` label is not honoured yet). A HelmChart
+//! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile; they trigger
+//! one only when labelled `reconcile.fluxcd.io/watch: Enabled`, as in Flux 2.4+. A HelmChart
 //! generated for an older `spec.chart` (another source namespace) is not
 //! garbage-collected until deletion. The config digest is computed over Gyre's YAML
 //! encoding of the values (see [`values::digest`]); the release digest over Gyre's JSON
 //! encoding of the stored release (see [`state::release_digest`]).
 
 mod atomic;
+pub mod client;
 pub mod crds;
 mod deploy;
 pub mod drift;
 pub mod hooks;
 mod install;
+pub mod oci_chart;
 pub mod plan;
+pub mod post_render;
 mod rollback;
 pub mod state;
 pub mod target;
@@ -107,6 +119,8 @@ pub mod reason {
     pub const UPGRADE_FAILED: &str = "UpgradeFailed";
     /// Uninstall succeeded.
     pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// The client for the target cluster (impersonation, kubeconfig) cannot be built.
+    pub const REST_CLIENT_ERROR: &str = "RESTClientError";
     /// A reference into another namespace is not allowed.
     pub const ACCESS_DENIED: &str = "AccessDenied";
     /// Uninstall (remediation) failed.
@@ -261,6 +275,14 @@ async fn chart_artifact(ctx: &Context, hr: &HelmRelease) -> Result<ChartArtifact
             stalled: true,
         });
     }
+    if let Some(r) = hr
+        .spec
+        .chart_ref
+        .as_ref()
+        .filter(|r| r.kind == "OCIRepository")
+    {
+        return oci_chart::artifact(ctx, hr, r).await;
+    }
     let Some((ns, name)) = chart_object(hr) else {
         let kind = hr
             .spec
@@ -270,7 +292,9 @@ async fn chart_artifact(ctx: &Context, hr: &HelmRelease) -> Result<ChartArtifact
             .unwrap_or_default();
         return Err(Failure {
             reason: meta::reasons::INVALID,
-            message: format!("spec.chartRef kind {kind:?} is not supported yet (HelmChart)"),
+            message: format!(
+                "spec.chartRef kind {kind:?} is not supported (HelmChart, OCIRepository)"
+            ),
             stalled: true,
         });
     };
@@ -379,15 +403,19 @@ async fn release(
         .prefix("gyre-helm-")
         .tempdir()
         .map_err(|e| Failure::new(reason::ARTIFACT_FAILED, format!("temporary directory: {e}")))?;
-    let (chart_dir, metadata) = extract_chart(ctx, chart, tmp.path()).await?;
+    let (chart_dir, mut metadata) = extract_chart(ctx, chart, tmp.path()).await?;
+    let oci_digest = oci_chart::mutate(chart, &chart_dir, &mut metadata)?;
+    let target = client::resolve(ctx, hr)
+        .await
+        .map_err(|m| Failure::new(reason::REST_CLIENT_ERROR, m))?;
 
     // A new release name, namespace, storage namespace or chart name makes a new
     // release: the old one is uninstalled first, or the install would find its objects.
     if let Some(why) = target_changed(hr, status, &metadata.name) {
-        uninstall_old_target(ctx, hr, status, why).await?;
+        uninstall_old_target(ctx, &target, hr, status, why).await?;
         return Ok(atomic::Settled::Retry);
     }
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     status.storage_namespace = Some(storage.namespace().to_string());
 
     // Flux resets the failure counters when what the last attempt was made from changed:
@@ -398,7 +426,13 @@ async fn release(
         status.upgrade_failures = None;
     }
     status.last_attempted_generation = hr.metadata.generation;
-    status.last_attempted_revision = Some(chart.artifact.revision.clone());
+    // For an OCIRepository chart, the version carrying the digest, as Flux records it.
+    status.last_attempted_revision = Some(if oci_digest.is_some() {
+        metadata.version.clone()
+    } else {
+        chart.artifact.revision.clone()
+    });
+    status.last_attempted_revision_digest = oci_digest;
     status.last_attempted_config_digest = Some(config_digest.clone());
 
     let force = take_request(
@@ -409,6 +443,7 @@ async fn release(
     let req = atomic::Request {
         ctx,
         hr,
+        target,
         storage,
         name,
         namespace: hr.release_namespace(),
@@ -450,6 +485,7 @@ fn target_changed(
 /// namespace), then forgets it: history, failure counters, storage namespace.
 async fn uninstall_old_target(
     ctx: &Context,
+    target: &client::Target,
     hr: &HelmRelease,
     status: &mut HelmReleaseStatus,
     why: &str,
@@ -459,20 +495,27 @@ async fn uninstall_old_target(
     };
     let storage_ns = status.storage_namespace.clone().unwrap_or_default();
     tracing::info!(release = %old.full_release_name(), why, "release target changed: uninstalling the old release");
-    let storage = SecretStorage::new(ctx.client.clone(), &storage_ns);
-    uninstall::uninstall(ctx, hr, &storage, &old.name, &old.namespace)
-        .await
-        .map_err(|f| {
-            Failure::new(
-                reason::UNINSTALL_FAILED,
-                format!(
-                    "Helm uninstall failed for release {} with chart {} ({why}): {}",
-                    old.full_release_name(),
-                    old.versioned_chart_name(),
-                    f.message
-                ),
-            )
-        })?;
+    let storage = SecretStorage::new(target.client.clone(), &storage_ns);
+    uninstall::uninstall(
+        ctx,
+        &target.applier,
+        hr,
+        &storage,
+        &old.name,
+        &old.namespace,
+    )
+    .await
+    .map_err(|f| {
+        Failure::new(
+            reason::UNINSTALL_FAILED,
+            format!(
+                "Helm uninstall failed for release {} with chart {} ({why}): {}",
+                old.full_release_name(),
+                old.versioned_chart_name(),
+                f.message
+            ),
+        )
+    })?;
     ctx.events
         .publish(
             hr,
@@ -558,6 +601,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
 
     let mut progressed = false;
     let outcome = async {
+        crate::dependencies::check(ctx, hr.as_ref(), |_, _| true)
+            .await
+            .map_err(|m| Failure::new(meta::reasons::DEPENDENCY_NOT_READY, m))?;
         let chart = chart_artifact(ctx, &hr).await?;
         release(ctx, api, &hr, &chart, &mut status, &mut progressed).await
     }
@@ -633,6 +679,8 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 );
                 if failure.reason == reason::ARTIFACT_FAILED {
                     Duration::from_secs(5).min(hr.spec.interval.as_std())
+                } else if failure.reason == meta::reasons::DEPENDENCY_NOT_READY {
+                    ctx.options.requeue_dependency
                 } else {
                     ctx.backoff.failed(&what, hr.spec.interval.as_std())
                 }
@@ -645,7 +693,9 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
                 status.failures = Some(status.failures.unwrap_or(0) + 1);
             }
             if !repeated {
-                let severity = if failure.reason == reason::ARTIFACT_FAILED {
+                let severity = if [reason::ARTIFACT_FAILED, meta::reasons::DEPENDENCY_NOT_READY]
+                    .contains(&failure.reason)
+                {
                     Severity::Normal
                 } else {
                     Severity::Warning
@@ -660,6 +710,10 @@ async fn apply(api: &Api<HelmRelease>, hr: Arc<HelmRelease>, ctx: &Context) -> R
         test::record(&mut status, generation, &hr, t);
     }
     status.observed_generation = generation;
+    // Flux records the post-renderers of a successful reconciliation (none: no digest).
+    if find_condition(&status.conditions, condition_types::READY).is_some_and(Condition::is_true) {
+        status.observed_post_renderers_digest = post_render::digest(&hr.spec);
+    }
     // A status in progress was written: the final one replaces it whatever it is.
     let baseline = if progressed {
         HelmReleaseStatus::default()
@@ -700,10 +754,18 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
         message: m,
     };
     let name = hr.release_name();
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
-    uninstall::uninstall(ctx, &hr, &storage, &name, &hr.release_namespace())
-        .await
-        .map_err(|f| fail(format!("uninstalling release {name}: {}", f.message)))?;
+    let target = client::resolve(ctx, &hr).await.map_err(&fail)?;
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
+    uninstall::uninstall(
+        ctx,
+        &target.applier,
+        &hr,
+        &storage,
+        &name,
+        &hr.release_namespace(),
+    )
+    .await
+    .map_err(|f| fail(format!("uninstalling release {name}: {}", f.message)))?;
     if hr.spec.chart.is_some()
         && let Some((ns, chart)) = chart_object(hr.as_ref())
     {

@@ -75,7 +75,7 @@ pub async fn run(
     let outcome = async {
         hooks::run_for_action(req.ctx, req.hr, &mut rel, Event::PreRollback).await?;
         let changes = apply_objects(
-            req.ctx,
+            &req.target.applier,
             req.hr,
             objects,
             &replaced,

@@ -43,6 +43,9 @@ pub struct Desired<'a> {
     pub chart_version: &'a str,
     /// [`values::digest`] of the merged values.
     pub config_digest: &'a str,
+    /// Whether `spec.postRenderers` changed since the last successful release
+    /// ([`super::post_render::changed`]).
+    pub post_renderers_changed: bool,
 }
 
 /// Determines the state of the release from its stored revisions (oldest first) and
@@ -89,6 +92,9 @@ pub fn determine(releases: &[Release], history: &[Snapshot], desired: &Desired) 
             }
             if recorded.config_digest != desired.config_digest {
                 return ReleaseState::OutOfSync("release config digest changed".into());
+            }
+            if desired.post_renderers_changed {
+                return ReleaseState::OutOfSync("postrenderers digest has changed".into());
             }
             ReleaseState::InSync
         }
@@ -199,6 +205,7 @@ mod tests {
             chart_name: "podinfo",
             chart_version: "6.5.4",
             config_digest: digest,
+            post_renderers_changed: false,
         }
     }
 

@@ -13,7 +13,7 @@
 
 use gyre_api::helm::{HelmRelease, HelmReleaseStatus};
 use gyre_api::meta::{Condition, condition_types, set_condition};
-use gyre_apply::{ApplyOptions, Inventory, Owner, Propagation, PruneOptions};
+use gyre_apply::{Applier, ApplyOptions, Inventory, Owner, Propagation, PruneOptions};
 use gyre_release::{Release, SecretStorage, Status};
 use kube::ResourceExt;
 
@@ -44,6 +44,7 @@ pub struct Failed {
 /// [`Failed`] when reading or writing the records or deleting the objects failed.
 pub async fn uninstall(
     ctx: &Context,
+    applier: &Applier,
     hr: &HelmRelease,
     storage: &SecretStorage,
     name: &str,
@@ -92,7 +93,7 @@ pub async fn uninstall(
         let propagation =
             Propagation::parse(spec.deletion_propagation()).unwrap_or(Propagation::Background);
         if let Err(err) = delete_objects(
-            ctx,
+            applier,
             hr,
             &targets,
             propagation,
@@ -156,7 +157,7 @@ async fn purge(storage: &SecretStorage, name: &str, releases: &[Release]) -> Res
 /// Deletes the objects the HelmRelease owns among `targets` and waits until they are
 /// gone (unless the settings say not to wait), within the timeout.
 async fn delete_objects(
-    ctx: &Context,
+    applier: &Applier,
     hr: &HelmRelease,
     targets: &Inventory,
     propagation: Propagation,
@@ -164,15 +165,13 @@ async fn delete_objects(
 ) -> Result<(), String> {
     let owner = Owner::helm_release(&hr.name_any(), &hr.namespace().unwrap_or_default());
     let work = async {
-        let nothing = ctx
-            .applier
+        let nothing = applier
             .apply(Vec::new(), &ApplyOptions::for_owner(owner.clone()))
             .await
             .map_err(|f| f.chain())?;
         let mut opts = PruneOptions::for_owner(owner);
         opts.propagation = propagation;
-        let deleted = ctx
-            .applier
+        let deleted = applier
             .prune(&nothing, targets, &opts)
             .await
             .map_err(|f| format!("deleting the release's objects: {}", f.chain()))?;
@@ -186,7 +185,7 @@ async fn delete_objects(
                         .is_some_and(|e| e.action == gyre_apply::Action::Deleted)
                 })
                 .collect();
-            ctx.applier
+            applier
                 .wait_deleted(&gone, settings.timeout)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -218,7 +217,16 @@ pub async fn remediate(req: &Request<'_>, status: &mut HelmReleaseStatus) -> Res
         },
     );
     let generation = req.hr.metadata.generation;
-    match uninstall(req.ctx, req.hr, &req.storage, &req.name, &req.namespace).await {
+    match uninstall(
+        req.ctx,
+        &req.target.applier,
+        req.hr,
+        &req.storage,
+        &req.name,
+        &req.namespace,
+    )
+    .await
+    {
         Ok(rel) => {
             let mut history = req.history().await?;
             if history.is_empty()

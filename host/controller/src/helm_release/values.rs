@@ -203,6 +203,21 @@ pub fn digest(values: &Map<String, Value>) -> String {
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
+/// The label that makes a ConfigMap or Secret trigger the HelmReleases whose
+/// `valuesFrom` names it (Flux 2.4+), and its value.
+pub const WATCH_LABEL: (&str, &str) = ("reconcile.fluxcd.io/watch", "Enabled");
+
+/// Whether `hr`'s `valuesFrom` names the `kind` (`ConfigMap` or `Secret`) `ns/name`.
+pub fn references(hr: &HelmRelease, kind: &str, ns: &str, name: &str) -> bool {
+    hr.namespace().as_deref() == Some(ns)
+        && hr
+            .spec
+            .values_from
+            .iter()
+            .flatten()
+            .any(|r| r.kind == kind && r.name == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +266,17 @@ mod tests {
             digest(&Map::new()),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn references_match_kind_name_and_the_releases_own_namespace() {
+        let hr: HelmRelease = serde_yaml_ng::from_str(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a, namespace: apps}\nspec:\n  interval: 1m\n  valuesFrom: [{kind: ConfigMap, name: v}, {kind: Secret, name: s}]\n",
+        )
+        .unwrap();
+        assert!(references(&hr, "ConfigMap", "apps", "v"));
+        assert!(references(&hr, "Secret", "apps", "s"));
+        assert!(!references(&hr, "Secret", "apps", "v"));
+        assert!(!references(&hr, "ConfigMap", "other", "v"));
     }
 }

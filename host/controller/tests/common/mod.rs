@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod helm;
+pub mod oci;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -68,6 +68,26 @@ data:
   servesFlux: {{ .Capabilities.APIVersions.Has "source.toolkit.fluxcd.io/v1/HelmRepository" | quote }}
 "#;
 
+/// A pre-install hook Job, only when `hookJob` is set: the tenant Role below may not
+/// create Jobs, so under impersonation the hook must be forbidden, not run with the
+/// controller's rights.
+const HOOK_JOB: &str = r#"{{- if .Values.hookJob }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-hook
+  annotations:
+    "helm.sh/hook": pre-install
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: hook
+          image: docker.io/library/busybox:1.36
+{{- end }}
+"#;
+
 /// A test environment with the `web` chart served as a Helm repository named `charts`
 /// in flux-system, a kubeconfig for the real helm, and an isolated Helm home.
 struct Fixture {
@@ -92,6 +112,7 @@ impl Fixture {
                 ("deployment.yaml", DEPLOYMENT),
                 ("service.yaml", SERVICE),
                 ("configmap.yaml", CONFIGMAP),
+                ("hook-job.yaml", HOOK_JOB),
             ],
         );
         let (server, _) = gyre_test_support::static_server(&repo, None);
@@ -594,6 +615,41 @@ async fn service_account_impersonation_releases_with_the_tenants_rights_and_is_f
             .is_some()
     );
     assert_eq!(f.history("web", "team-a")[0]["status"], "deployed");
+
+    // Hooks run with the tenant's rights too: its Role may not create Jobs, so the
+    // pre-install hook Job is forbidden (the controller itself could create it) and the
+    // release's objects are not applied.
+    f.env
+        .apply_yaml(&release(
+            "team-a",
+            "hooked",
+            "  serviceAccountName: deployer\n  values:\n    hookJob: true\n",
+        ))
+        .await;
+    let hr = f
+        .env
+        .wait_for(HR, "team-a", "hooked", TIMEOUT, "hook forbidden", |o| {
+            ready(o).is_some_and(|c| c["status"] == "False") && message(o).contains("forbidden")
+        })
+        .await;
+    let msg = message(hr.as_ref());
+    assert!(
+        msg.contains("pre-install") && msg.contains("system:serviceaccount:team-a:deployer"),
+        "the hook and the impersonated user are named: {msg}"
+    );
+    assert!(
+        f.env
+            .get("batch/v1", "Job", "team-a", "hooked-hook")
+            .await
+            .is_none(),
+        "the hook Job was not created with the controller's rights"
+    );
+    assert!(
+        f.env
+            .get("apps/v1", "Deployment", "team-a", "hooked")
+            .await
+            .is_none()
+    );
 
     // A ServiceAccount without rights: forbidden, and nothing written.
     f.env

@@ -367,7 +367,7 @@ pub async fn release(
     let settings = Settings::of(req.hr, action);
     let replaced = super::crds::spare(replaced_inventory(replaced, ns), &crd_objects);
     let outcome = async {
-        hooks::run_for_action(req.ctx, req.hr, &mut rel, pre).await?;
+        hooks::run_for_action(&req.target.client, req.hr, &mut rel, pre).await?;
         let changes = apply_objects(
             &req.target.applier,
             req.hr,
@@ -376,7 +376,7 @@ pub async fn release(
             settings,
         )
         .await?;
-        hooks::run_for_action(req.ctx, req.hr, &mut rel, post).await?;
+        hooks::run_for_action(&req.target.client, req.hr, &mut rel, post).await?;
         Ok::<_, String>(changes)
     }
     .await;

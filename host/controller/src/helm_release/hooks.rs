@@ -31,8 +31,6 @@ use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 use serde_json::Value;
 
-use crate::context::Context;
-
 /// The annotation naming the events a hook runs on.
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
 /// The annotation ordering hooks of one event (an integer; 0 when absent or invalid).
@@ -242,32 +240,32 @@ fn execution_order(rel: &Release, event: Event, select: &dyn Fn(&Hook) -> bool) 
 /// The first hook that cannot be built, created, or that fails or times out (after
 /// `timeout`, per hook); a delete policy that cannot be applied.
 pub async fn run_hooks(
-    ctx: &Context,
+    client: &kube::Client,
     hr: &HelmRelease,
     rel: &mut Release,
     event: Event,
     timeout: Duration,
 ) -> Result<(), Error> {
-    run_selected(ctx, hr, rel, event, timeout, &|_| true).await
+    run_selected(client, hr, rel, event, timeout, &|_| true).await
 }
 
 /// [`run_hooks`] for the hooks `select` keeps (Helm test's name filters).
 pub(super) async fn run_selected(
-    ctx: &Context,
+    client: &kube::Client,
     hr: &HelmRelease,
     rel: &mut Release,
     event: Event,
     timeout: Duration,
     select: &(dyn Fn(&Hook) -> bool + Sync),
 ) -> Result<(), Error> {
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let storage = SecretStorage::new(client.clone(), &hr.storage_namespace());
     let order = execution_order(rel, event, select);
     for (n, &i) in order.iter().enumerate() {
         if rel.hooks[i].delete_policies.is_empty() {
             // Helm's default, written back into the record as Helm does.
             rel.hooks[i].delete_policies = vec![BEFORE_HOOK_CREATION.into()];
         }
-        let target = Target::build(ctx, &rel.hooks[i], &rel.namespace)
+        let target = Target::build(client, &rel.hooks[i], &rel.namespace)
             .await
             .map_err(|cause| Error::Build {
                 event,
@@ -310,7 +308,7 @@ pub(super) async fn run_selected(
                 tracing::warn!(error = %e, "deleting a failed hook");
             }
             for &done in &order[..n] {
-                let t = Target::build(ctx, &rel.hooks[done], &rel.namespace)
+                let t = Target::build(client, &rel.hooks[done], &rel.namespace)
                     .await
                     .map_err(|cause| Error::Build {
                         event,
@@ -324,7 +322,7 @@ pub(super) async fn run_selected(
         rel.hooks[i].last_run.phase = "Succeeded".into();
     }
     for &i in order.iter().rev() {
-        let t = Target::build(ctx, &rel.hooks[i], &rel.namespace)
+        let t = Target::build(client, &rel.hooks[i], &rel.namespace)
             .await
             .map_err(|cause| Error::Build {
                 event,
@@ -371,7 +369,7 @@ struct Target {
 impl Target {
     /// Parses the stored manifest and resolves its kind; namespaced objects without a
     /// namespace go to the release's.
-    async fn build(ctx: &Context, h: &Hook, release_ns: &str) -> Result<Target, String> {
+    async fn build(client: &kube::Client, h: &Hook, release_ns: &str) -> Result<Target, String> {
         let mut object: Value =
             serde_yaml_ng::from_str(&h.manifest).map_err(|e| format!("parsing: {e}"))?;
         let (Some(api_version), Some(kind), Some(name)) = (
@@ -385,7 +383,7 @@ impl Target {
             .split_once('/')
             .unwrap_or(("", api_version.as_str()));
         let gvk = GroupVersionKind::gvk(group, version, &kind);
-        let (ar, caps) = kube::discovery::pinned_kind(&ctx.client, &gvk)
+        let (ar, caps) = kube::discovery::pinned_kind(client, &gvk)
             .await
             .map_err(|e| {
                 format!(
@@ -400,14 +398,11 @@ impl Target {
                 .to_string();
             object["metadata"]["namespace"] = Value::String(ns.clone());
             (
-                Api::namespaced_with(ctx.client.clone(), &ns, &ar),
+                Api::namespaced_with(client.clone(), &ns, &ar),
                 format!("{kind}/{ns}/{name}"),
             )
         } else {
-            (
-                Api::all_with(ctx.client.clone(), &ar),
-                format!("{kind}/{name}"),
-            )
+            (Api::all_with(client.clone(), &ar), format!("{kind}/{name}"))
         };
         Ok(Target {
             api,
@@ -577,7 +572,7 @@ pub fn settings(hr: &HelmRelease, event: Event) -> (bool, Duration) {
 /// # Errors
 /// The hook failure, worded for the release description.
 pub async fn run_for_action(
-    ctx: &Context,
+    client: &kube::Client,
     hr: &HelmRelease,
     rel: &mut Release,
     event: Event,
@@ -586,7 +581,7 @@ pub async fn run_for_action(
     if !enabled {
         return Ok(());
     }
-    run_hooks(ctx, hr, rel, event, timeout)
+    run_hooks(client, hr, rel, event, timeout)
         .await
         .map_err(|e| match event {
             Event::PreInstall | Event::PostInstall => format!("failed {event}: {e}"),

@@ -39,17 +39,15 @@
 //! records go through the release's connection ([`client`]): impersonating
 //! `serviceAccountName` (or `--default-service-account`), or to the remote cluster of
 //! `kubeConfig.secretRef`; that cluster's `/version` and discovery are the chart's
-//! `.Capabilities`.
+//! `.Capabilities`. Hooks and Helm tests run through the same connection, so a tenant's
+//! hook Job is created with the tenant's rights, on the tenant's cluster.
 //!
 //! # Caveats
 //! Not in this slice: `rollback.recreate`, the actions' `force` and
 //! `cleanupOnFail` are not honoured (objects a failed upgrade added are pruned by the
 //! next upgrade or rollback instead). Helm tests run once the release settled in sync
 //! ([`mod@test`]); a failed test sets `Ready=False` (`TestFailed`) but does not yet
-//! trigger remediation (`remediation.ignoreTestFailures` plays no part). The renderer
-//! renders every release as revision 1 and an install (`.Release.Revision`,
-//! `.Release.IsUpgrade`), so hooks that test those render as on install. Hooks and tests
-//! run on the controller's own connection, not yet the release's ([`client`]).
+//! trigger remediation (`remediation.ignoreTestFailures` plays no part).
 //! `status.history` is rebuilt from the storage after each action (the newest revision
 //! down to the previous successful one), not accumulated from observations as Flux does.
 //! ConfigMaps and Secrets of `valuesFrom` are re-read on every reconcile; they trigger
@@ -496,26 +494,19 @@ async fn uninstall_old_target(
     let storage_ns = status.storage_namespace.clone().unwrap_or_default();
     tracing::info!(release = %old.full_release_name(), why, "release target changed: uninstalling the old release");
     let storage = SecretStorage::new(target.client.clone(), &storage_ns);
-    uninstall::uninstall(
-        ctx,
-        &target.applier,
-        hr,
-        &storage,
-        &old.name,
-        &old.namespace,
-    )
-    .await
-    .map_err(|f| {
-        Failure::new(
-            reason::UNINSTALL_FAILED,
-            format!(
-                "Helm uninstall failed for release {} with chart {} ({why}): {}",
-                old.full_release_name(),
-                old.versioned_chart_name(),
-                f.message
-            ),
-        )
-    })?;
+    uninstall::uninstall(&target.applier, hr, &storage, &old.name, &old.namespace)
+        .await
+        .map_err(|f| {
+            Failure::new(
+                reason::UNINSTALL_FAILED,
+                format!(
+                    "Helm uninstall failed for release {} with chart {} ({why}): {}",
+                    old.full_release_name(),
+                    old.versioned_chart_name(),
+                    f.message
+                ),
+            )
+        })?;
     ctx.events
         .publish(
             hr,
@@ -757,7 +748,6 @@ async fn cleanup(hr: Arc<HelmRelease>, ctx: &Context) -> Result<Action> {
     let target = client::resolve(ctx, &hr).await.map_err(&fail)?;
     let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     uninstall::uninstall(
-        ctx,
         &target.applier,
         &hr,
         &storage,

@@ -73,7 +73,7 @@ pub async fn run(
     let objects = manifest_objects(&rel.manifest);
     let replaced = replaced_inventory([&current], &req.namespace);
     let outcome = async {
-        hooks::run_for_action(req.ctx, req.hr, &mut rel, Event::PreRollback).await?;
+        hooks::run_for_action(&req.target.client, req.hr, &mut rel, Event::PreRollback).await?;
         let changes = apply_objects(
             &req.target.applier,
             req.hr,
@@ -82,7 +82,7 @@ pub async fn run(
             Settings::of(req.hr, "rollback"),
         )
         .await?;
-        hooks::run_for_action(req.ctx, req.hr, &mut rel, Event::PostRollback).await?;
+        hooks::run_for_action(&req.target.client, req.hr, &mut rel, Event::PostRollback).await?;
         Ok::<_, String>(changes)
     }
     .await;

@@ -175,7 +175,7 @@ fn observed(hr: &HelmRelease, rel: &Release, status: &HelmReleaseStatus) -> Opti
 /// `last_run` and updates its snapshot in `status.history`; when tests ran, returns the
 /// event to publish.
 pub async fn run_if_due(
-    ctx: &Context,
+    client: &kube::Client,
     hr: &HelmRelease,
     rel: &mut Release,
     status: &mut HelmReleaseStatus,
@@ -196,10 +196,10 @@ pub async fn run_if_due(
         };
     }
     let (_, timeout) = hooks::settings(hr, Event::Test);
-    let result = hooks::run_selected(ctx, hr, rel, Event::Test, timeout, &|h| selected(hr, h))
+    let result = hooks::run_selected(client, hr, rel, Event::Test, timeout, &|h| selected(hr, h))
         .await
         .map_err(|e| e.to_string());
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    let storage = SecretStorage::new(client.clone(), &hr.storage_namespace());
     let stored = storage
         .update(rel)
         .await
@@ -260,7 +260,15 @@ pub async fn for_settled(
     hr: &HelmRelease,
     status: &mut HelmReleaseStatus,
 ) -> Option<TestRun> {
-    let storage = SecretStorage::new(ctx.client.clone(), &hr.storage_namespace());
+    // Tests run where the release is: through the impersonated or remote connection.
+    let target = match super::client::resolve(ctx, hr).await {
+        Ok(target) => target,
+        Err(e) => {
+            tracing::warn!(release = %hr.release_name(), error = %e, "connecting for the release's tests");
+            return None;
+        }
+    };
+    let storage = SecretStorage::new(target.client.clone(), &hr.storage_namespace());
     let mut latest = match storage.history(&hr.release_name()).await {
         Ok(releases) => releases.into_iter().last()?,
         Err(e) => {
@@ -271,7 +279,7 @@ pub async fn for_settled(
     if latest.info.status != gyre_release::Status::Deployed {
         return None;
     }
-    Some(run_if_due(ctx, hr, &mut latest, status, false).await)
+    Some(run_if_due(&target.client, hr, &mut latest, status, false).await)
 }
 
 /// Sets `TestSuccess` from the outcome and, unless failures are ignored, `Ready` from

@@ -23,7 +23,6 @@ use super::deploy::{Settings, replaced_inventory};
 use super::hooks::{self, Event};
 use super::reason;
 use super::state;
-use crate::context::Context;
 use crate::events::Severity;
 use crate::source::chain;
 
@@ -43,7 +42,6 @@ pub struct Failed {
 /// # Errors
 /// [`Failed`] when reading or writing the records or deleting the objects failed.
 pub async fn uninstall(
-    ctx: &Context,
     applier: &Applier,
     hr: &HelmRelease,
     storage: &SecretStorage,
@@ -75,7 +73,9 @@ pub async fn uninstall(
 
         // Hooks: pre-delete (the newest revision's, `rel.hooks`) after it is marked
         // uninstalling, before its objects are deleted.
-        if let Err(err) = hooks::run_for_action(ctx, hr, &mut rel, Event::PreDelete).await {
+        if let Err(err) =
+            hooks::run_for_action(applier.client(), hr, &mut rel, Event::PreDelete).await
+        {
             // Put the record back so that the uninstall is retried in full.
             return Err(match storage.update(&latest).await {
                 Ok(()) => unstored(err),
@@ -112,7 +112,8 @@ pub async fn uninstall(
         }
         // Hooks: post-delete after the objects are gone, before the records are deleted.
         // As Helm, a failure does not stop the uninstall; it is reported at the end.
-        let post_delete = hooks::run_for_action(ctx, hr, &mut rel, Event::PostDelete).await;
+        let post_delete =
+            hooks::run_for_action(applier.client(), hr, &mut rel, Event::PostDelete).await;
 
         rel.info.status = Status::Uninstalled;
         rel.info.description = "Uninstallation complete".into();
@@ -218,7 +219,6 @@ pub async fn remediate(req: &Request<'_>, status: &mut HelmReleaseStatus) -> Res
     );
     let generation = req.hr.metadata.generation;
     match uninstall(
-        req.ctx,
         &req.target.applier,
         req.hr,
         &req.storage,

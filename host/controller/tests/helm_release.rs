@@ -9,9 +9,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use common::helm::helm;
 use common::{Env, ready};
 use serde_json::Value;
 
@@ -95,40 +95,6 @@ data:
   greeting: {{ .Values.greeting | default "hello" | quote }}
 {{- end }}
 "#;
-
-/// The real helm binary: `HELM_BIN`, else `helm` on PATH.
-fn helm_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("HELM_BIN") {
-        return PathBuf::from(p);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-        .expect("the real helm binary (v3.17.3) is required: set HELM_BIN or put helm on PATH")
-}
-
-/// Runs helm with an isolated home and `kubeconfig`; panics with its stderr on failure.
-fn helm(home: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> String {
-    let mut cmd = Command::new(helm_bin());
-    cmd.args(args)
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .env_remove("KUBECONFIG")
-        .env_remove("HELM_DRIVER")
-        .env_remove("HELM_NAMESPACE");
-    if let Some(k) = kubeconfig {
-        cmd.arg("--kubeconfig").arg(k);
-    }
-    let out = cmd.output().expect("helm runs");
-    assert!(
-        out.status.success(),
-        "helm {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Packages the chart with the real helm into `repo/` and indexes it.
 fn package_chart(root: &Path, home: &Path) -> PathBuf {
